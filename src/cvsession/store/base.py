@@ -1,0 +1,224 @@
+"""The `Store` interface every backend implements, and the rows it moves.
+
+A store keeps users and their tokens, sessions (the JSON document plus indexed columns), the
+per-session mutation log, each client's lastMutationID, conflict records and recorded step
+durations. Backends: `SQLiteStore` (embedded default) and `PostgresStore`, chosen by
+`open_store(url)`.
+
+Atomicity: everything done through one `Txn` commits or rolls back together. `Store.transaction()`
+is the only way to write. `Txn.savepoint()` nests a unit that can be rolled back alone (used for
+group commit: several acknowledged mutations share one commit, a failing one is undone alone).
+
+Timestamps are timezone-aware UTC datetimes in rows; backends store them with millisecond
+precision at least. JSON columns hold plain JSON values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+ORDER_FIELDS = ("last_active_at", "created_at", "updated_at", "title", "status", "current_step")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    created_at: datetime
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A credential. Only the SHA-256 hash of the secret is stored."""
+
+    token_hash: str
+    user_id: str
+    kind: Literal["guest", "bearer", "pairing"]
+    created_at: datetime
+    expires_at: datetime | None = None
+    used_at: datetime | None = None
+    label: str = ""
+
+
+@dataclass(slots=True)
+class SessionRow:
+    """A session: its document and the columns indexed for search."""
+
+    id: str
+    owner_id: str
+    status: str
+    current_step: str
+    title: str
+    created_at: datetime
+    last_active_at: datetime
+    updated_at: datetime
+    version: int
+    schema_version: int
+    document: dict[str, Any]
+    # JSON Pointer -> session version that last wrote it; used for conflict detection.
+    field_versions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One applied mutation: the session went from version-1 to version."""
+
+    session_id: str
+    version: int
+    client_id: str
+    mutation_id: int
+    name: str
+    args: Any
+    ops: list[dict[str, Any]]  # RFC 6902 ops, each may carry "old" (the previous value)
+    conflicts: list[dict[str, Any]]
+    created_at: datetime
+    hlc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    client_id: str
+    user_id: str
+    last_mutation_id: int
+    updated_at: datetime
+    client_group_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRow:
+    id: str
+    session_id: str
+    path: str
+    yours: Any
+    theirs: Any
+    version: int  # session version the conflict was recorded at
+    client_id: str
+    mutation_id: int
+    status: Literal["open", "resolved"]
+    created_at: datetime
+    resolution: Any = None  # {"choice": "mine"|"theirs"|"value", "value": ...}
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepDurationRow:
+    session_id: str
+    step: str
+    duration_ms: int
+    recorded_at: datetime
+    template: str | None = None
+    quick_create: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """Filters for `Txn.list_sessions`; every field is optional and they combine with AND."""
+
+    owner_id: str | None = None
+    statuses: Sequence[str] = ()
+    steps: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    active_from: datetime | None = None
+    active_to: datetime | None = None
+    # Resumable: status in draft/in_progress/processing/paused (not completed/failed/expired).
+    resumable: bool | None = None
+    text: str | None = None  # case-insensitive substring of the title
+    order_by: str = "last_active_at"  # one of ORDER_FIELDS
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+RESUMABLE_STATUSES = ("draft", "in_progress", "processing", "paused")
+
+
+class Txn(Protocol):
+    """Operations inside one transaction. Methods ending in `_txn` elsewhere take one of these."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Nest a unit: an exception inside rolls back only the unit, then propagates."""
+
+    # users and tokens
+    def insert_user(self, user: UserRow) -> None: ...
+    def get_user(self, user_id: str) -> UserRow | None: ...
+    def insert_token(self, token: TokenRow) -> None: ...
+    def get_token(self, token_hash: str) -> TokenRow | None: ...
+    def mark_token_used(self, token_hash: str, used_at: datetime) -> bool:
+        """Set used_at if it was unset; return whether this call was the one that set it."""
+
+    def delete_token(self, token_hash: str) -> None: ...
+
+    # sessions
+    def insert_session(self, row: SessionRow) -> None:
+        """Insert a new session; raises `DuplicateKey` if the id exists."""
+
+    def get_session(self, session_id: str, *, for_update: bool = False) -> SessionRow | None:
+        """Return the session or None. `for_update` locks the row until the transaction ends."""
+
+    def update_session(self, row: SessionRow) -> None:
+        """Overwrite the session's document, columns, version and field_versions."""
+
+    def delete_session(self, session_id: str) -> bool:
+        """Delete the session with its log, conflicts and durations; return whether it existed."""
+
+    def list_sessions(self, query: SessionQuery) -> list[SessionRow]: ...
+    def count_sessions(self, query: SessionQuery) -> int: ...
+
+    # mutation log
+    def append_log(self, entry: LogEntry) -> None:
+        """Append; raises `DuplicateKey` if (session_id, version) exists."""
+
+    def log_since(self, session_id: str, version: int, limit: int = 1000) -> list[LogEntry]:
+        """Entries with version > `version`, ascending, at most `limit`."""
+
+    def log_min_version(self, session_id: str) -> int | None:
+        """Oldest version still in the log (after compaction), None if the log is empty."""
+
+    # clients
+    def get_client(self, client_id: str) -> ClientRow | None: ...
+    def upsert_client(self, client: ClientRow) -> None: ...
+
+    # conflicts
+    def insert_conflict(self, conflict: ConflictRow) -> None: ...
+    def get_conflict(self, conflict_id: str) -> ConflictRow | None: ...
+    def update_conflict(self, conflict: ConflictRow) -> None: ...
+    def list_conflicts(self, session_id: str, *, status: str | None = None) -> list[ConflictRow]:
+        """Conflicts of a session, oldest first, optionally only those with `status`."""
+
+    # step durations (resume estimates)
+    def record_step_duration(self, row: StepDurationRow) -> None: ...
+    def step_duration_stats(self) -> dict[str, list[int]]:
+        """Recorded durations in ms per step id (each list sorted ascending, at most 1,000)."""
+
+
+class Store(Protocol):
+    """A durable store. Thread-safe: each call or transaction uses its own connection."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Apply pending migrations (idempotent, safe to run concurrently); return the version."""
+
+    def schema_version(self) -> int: ...
+
+    def transaction(self) -> AbstractContextManager[Txn]:
+        """A write transaction, committed when the block exits normally, rolled back otherwise.
+
+        Acknowledge a write only after this block has exited: the commit is durable then
+        (SQLite synchronous=FULL; PostgreSQL synchronous_commit on).
+        """
+
+    def read(self) -> AbstractContextManager[Txn]:
+        """A read-only snapshot. Writing through it is an error."""
+
+    def close(self) -> None: ...
+
+
+class DuplicateKey(Exception):
+    """An insert collided with an existing primary key."""
+
