@@ -67,3 +67,8 @@ class VersionConflict(DomainError):
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
     status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415

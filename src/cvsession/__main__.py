@@ -1,0 +1,3 @@
+from cvsession.cli import main
+
+raise SystemExit(main())

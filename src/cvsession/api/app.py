@@ -1,0 +1,113 @@
+"""The ASGI application: REST API (and later WebSocket and the web app) on FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+
+from cvsession import __version__
+from cvsession.api import auth
+from cvsession.api.problems import BodyLimitMiddleware, install_handlers
+from cvsession.config import Settings
+from cvsession.service.identity import Identity
+from cvsession.service.sessions import SessionService
+from cvsession.service.writer import Writer
+from cvsession.store import Store, open_store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    writer: Writer
+    identity: Identity
+    sessions: SessionService
+    identity_limiter: auth.RateLimiter
+
+    @classmethod
+    def open(cls, settings: Settings, *, store: Store | None = None,
+             clock: Callable[[], datetime] = utcnow) -> Services:
+        if store is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            store = open_store(settings.resolved_database_url())
+        store.migrate()
+        writer = Writer(store, max_batch=settings.writer_max_batch)
+        writer.start()
+        return cls(settings, store, writer, Identity(store, writer, clock),
+                   SessionService(store, writer, clock),
+                   auth.RateLimiter(settings.identity_rate_per_minute))
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.store.close()
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+Svc = Annotated[Services, Depends(services)]
+
+
+async def caller(request: Request, svc: Svc) -> auth.Caller:
+    """Authenticate the request; cookie-authenticated writes must pass the Origin check."""
+    token = auth.bearer_token(request)
+    via: Any = "bearer"
+    if token is None:
+        token = request.cookies.get(auth.COOKIE)
+        via = "cookie"
+    user_id = await anyio.to_thread.run_sync(svc.identity.authenticate, token) if token else None
+    if user_id is None:
+        raise auth.Unauthenticated(
+            "sign in: send 'Authorization: Bearer <token>' or the session cookie "
+            "(POST /api/identity creates an identity)")
+    if via == "cookie" and request.method not in auth.SAFE_METHODS:
+        auth.check_origin(request, svc.settings.allowed_origins)
+    return auth.Caller(user_id, via)
+
+
+CallerDep = Annotated[auth.Caller, Depends(caller)]
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None,
+               clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """Build the application; the store is opened (and migrated) when the app starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = await anyio.to_thread.run_sync(
+            lambda: Services.open(settings, store=store, clock=clock))
+        app.state.services = svc
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(svc.close)
+
+    app = FastAPI(
+        title="cvsession",
+        version=__version__,
+        summary="Durable, resumable sessions for a nine-step CV-building workflow.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       max_depth=settings.max_json_depth)
+
+    from cvsession.api import routes_identity, routes_sessions, routes_sync
+
+    app.include_router(routes_identity.router)
+    app.include_router(routes_sessions.router)
+    app.include_router(routes_sync.router)
+    return app

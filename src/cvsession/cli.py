@@ -1,0 +1,217 @@
+"""The `cvsession` command: serve, migrate, inspect sessions, import legacy CVPlus sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cvsession.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "data_dir", None):
+        settings = replace(settings, data_dir=Path(args.data_dir))
+    if getattr(args, "database_url", None):
+        settings = replace(settings, database_url=args.database_url)
+    return settings
+
+
+@contextmanager
+def _services(args: argparse.Namespace) -> Iterator[Any]:
+    from cvsession.api.app import Services
+
+    svc = Services.open(_settings(args))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def _print(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cvsession.api.app import create_app
+
+    settings = _settings(args)
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    app = create_app(settings)
+    print(f"cvsession on http://{settings.host}:{settings.port}  "
+          f"(store: {settings.resolved_database_url()})", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                ws="websockets-sansio", ws_per_message_deflate=False, access_log=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from cvsession.store import open_store
+
+    settings = _settings(args)
+    if not settings.database_url and not args.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.resolved_database_url())
+    try:
+        version = store.migrate()
+    finally:
+        store.close()
+    print(f"schema at version {version}")
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from cvsession.store.base import SessionQuery
+
+    with _services(args) as svc:
+        if args.action == "list":
+            query = SessionQuery(owner_id=args.owner, statuses=tuple(args.status or ()),
+                                 limit=args.limit)
+            with svc.store.read() as txn:
+                rows = txn.list_sessions(query)
+            for row in rows:
+                print(f"{row.id}  {row.owner_id}  {row.status:<11} {row.current_step:<10} "
+                      f"v{row.version:<5} {row.last_active_at.isoformat()}  {row.title}")
+            return 0
+        if args.action == "expire":
+            count = svc.sessions.expire_inactive(svc.settings.retention)
+            print(f"expired {count} session(s)")
+            return 0
+        with svc.store.read() as txn:
+            row = txn.get_session(args.id)
+        if row is None:
+            print(f"no session {args.id}", file=sys.stderr)
+            return 1
+        if args.action == "show":
+            _print(row.document)
+        elif args.action == "export":
+            with svc.store.read() as txn:
+                entries = txn.log_since(row.id, 0, 1_000_000)
+                conflicts = txn.list_conflicts(row.id)
+            payload = {
+                "session": row.document,
+                "log": [{"version": e.version, "clientID": e.client_id,
+                         "mutationID": e.mutation_id, "name": e.name, "args": e.args,
+                         "ops": e.ops, "at": e.created_at.isoformat()} for e in entries],
+                "conflicts": [{"id": c.id, "path": c.path, "yours": c.yours,
+                               "theirs": c.theirs, "status": c.status} for c in conflicts],
+            }
+            if args.out:
+                Path(args.out).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+            else:
+                _print(payload)
+        elif args.action == "delete":
+            svc.writer.run(lambda txn: txn.delete_session(row.id))
+            print(f"deleted {row.id}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    with _services(args) as svc:
+        cred = svc.identity.create_user("bearer", args.name or "")
+    _print({"userId": cred.user_id, "token": cred.token})
+    return 0
+
+
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    from cvsession.core import legacy, model
+    from cvsession.core.errors import DomainError
+    from cvsession.service.sessions import row_from_document
+
+    with _services(args) as svc:
+        owners: dict[str, str] = {}
+        imported = failed = 0
+        for name in args.files:
+            try:
+                data = json.loads(Path(name).read_text(encoding="utf-8"))
+                entries = legacy.parse_legacy_export(data)
+            except (OSError, ValueError, DomainError) as exc:
+                print(f"{name}: cannot read: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            for legacy_id, raw in entries:
+                legacy_owner = str(raw.get("userId") or "anonymous")
+                owner = args.owner or owners.get(legacy_owner)
+                if owner is None:
+                    cred = svc.identity.create_user("bearer", f"legacy {legacy_owner}")
+                    owner = owners[legacy_owner] = cred.user_id
+                    print(f"legacy user {legacy_owner} -> {owner}  token {cred.token}")
+                try:
+                    doc = legacy.convert_legacy(raw, owner=owner,
+                                                new_id="s_" + uuid.uuid4().hex,
+                                                now=svc.sessions.clock())
+                    model.validate_document(doc)
+                except DomainError as exc:
+                    print(f"{name}: session {legacy_id}: {exc.message}", file=sys.stderr)
+                    failed += 1
+                    continue
+                row = row_from_document(doc, {}, svc.sessions.clock())
+                svc.writer.run(lambda txn, row=row: txn.insert_session(row))
+                print(f"imported {legacy_id} -> {row.id} ({row.status}, {row.current_step})")
+                imported += 1
+    print(f"{imported} imported, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cvsession", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", help="sqlite:///path.db or postgresql://… "
+                        "(default: $CVSESSION_DATABASE_URL or data/cvsession.db)")
+    common.add_argument("--data-dir", help="data directory (default: $CVSESSION_DATA_DIR or data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(fn=cmd_serve)
+
+    sub.add_parser("migrate", parents=[common], help="apply schema migrations").set_defaults(
+        fn=cmd_migrate)
+
+    sessions = sub.add_parser("sessions", help="inspect and manage sessions")
+    actions = sessions.add_subparsers(dest="action", required=True)
+    lst = actions.add_parser("list", parents=[common])
+    lst.add_argument("--owner")
+    lst.add_argument("--status", action="append")
+    lst.add_argument("--limit", type=int, default=50)
+    for action in ("show", "export", "delete"):
+        p = actions.add_parser(action, parents=[common])
+        p.add_argument("id")
+        if action == "export":
+            p.add_argument("--out", help="write to this file instead of standard output")
+    actions.add_parser("expire", parents=[common],
+                       help="mark sessions idle past their retention as expired")
+    sessions.set_defaults(fn=cmd_sessions)
+
+    token = sub.add_parser("token", parents=[common], help="create an API identity and token")
+    token.add_argument("--name")
+    token.set_defaults(fn=cmd_token)
+
+    imp = sub.add_parser("import-legacy", parents=[common],
+                         help="import sessions saved by the CVPlus front end (localStorage JSON)")
+    imp.add_argument("files", nargs="+")
+    imp.add_argument("--owner", help="import into this user id (default: one new user per "
+                     "legacy userId, whose token is printed)")
+    imp.set_defaults(fn=cmd_import_legacy)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.fn(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""Settings, read from the environment (CVSESSION_*) with defaults for the embedded set-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"CVSESSION_{name}", default)
+
+
+def _retention(text: str) -> dict[str, timedelta]:
+    """Parse "draft=30,in_progress=30,paused=30,completed=90" (days) into a mapping."""
+    out: dict[str, timedelta] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        status, _, days = part.partition("=")
+        out[status.strip()] = timedelta(days=float(days))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", "data")))
+    database_url: str = ""
+    host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
+    # Origins allowed to make cookie-authenticated writes (besides the server's own origin).
+    allowed_origins: tuple[str, ...] = field(default_factory=lambda: tuple(
+        o.strip() for o in _env("ALLOWED_ORIGINS", "").split(",") if o.strip()))
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
+    max_json_depth: int = 64
+    retention: dict[str, timedelta] = field(default_factory=lambda: _retention(
+        _env("RETENTION_DAYS", "draft=30,in_progress=30,paused=30,failed=30,completed=90")))
+    identity_rate_per_minute: int = field(
+        default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60")))
+    writer_max_batch: int = 256
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under the data directory."""
+        url = self.database_url or _env("DATABASE_URL", "")
+        if url:
+            return url
+        return f"sqlite:///{(self.data_dir / 'cvsession.db').resolve()}"

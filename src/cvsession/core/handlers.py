@@ -1,0 +1,15 @@
+"""Import every named mutation so that it is registered; the service imports this module."""
+
+from cvsession.core import mutations_content, mutations_workflow
+from cvsession.core.mutations import apply_mutation, handler_names
+
+# Mutations a client may never send: the server issues them itself.
+SERVER_ONLY_PREFIX = "server."
+
+__all__ = [
+    "SERVER_ONLY_PREFIX",
+    "apply_mutation",
+    "handler_names",
+    "mutations_content",
+    "mutations_workflow",
+]
