@@ -21,6 +21,7 @@ from cvsession.core.errors import DomainError
 
 PROBLEM = "application/problem+json"
 INT64 = 2**63
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Scope = MutableMapping[str, Any]
@@ -45,7 +46,8 @@ def problem(status: int, title: str, detail: str = "", *, type_: str = "about:bl
 
 def domain_problem(exc: DomainError) -> JSONResponse:
     extra = {k: v for k, v in exc.detail.items()
-             if isinstance(v, str | int | float | bool | list | dict | type(None))}
+             if k not in _RESERVED
+             and isinstance(v, str | int | float | bool | list | dict | type(None))}
     return problem(exc.status, exc.code.replace("_", " ").capitalize(), exc.message,
                    type_=f"/problems/{exc.code}", code=exc.code, **extra)
 

@@ -18,7 +18,7 @@ from cvsession.api.app import CallerDep, Svc
 from cvsession.api.problems import PROBLEM, domain_problem, is_json_type
 from cvsession.api.routes_sessions import IfMatch, run_command
 from cvsession.core.document import split_pointer
-from cvsession.core.errors import InvalidInput, MutationGap, UnsupportedMediaType
+from cvsession.core.errors import InvalidInput, UnsupportedMediaType
 from cvsession.core.mutations import Mutation
 
 router = APIRouter(prefix="/api", tags=["sync"])
@@ -46,23 +46,15 @@ async def push(session_id: str, body: PushIn, svc: Svc, who: CallerDep) -> JSONR
     Processing stops at the first gap (409 with the results so far); permanent errors are
     reported per mutation and still consume the id.
     """
-    # Another owner's session is a 404 for the whole push, like every other route.
-    await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
-    results: list[dict[str, Any]] = []
-    last: int | None = None
-    for m in body.mutations:
-        try:
-            outcome = await svc.sessions.amutate(
-                who.user_id, session_id,
-                Mutation(body.clientID, m.id, m.name, {} if m.args is None else m.args,
-                         m.baseVersion, m.hlc))
-        except MutationGap as exc:
-            problem = domain_problem(exc)
-            payload = json.loads(problem.body)
-            payload.update(lastMutationID=last, results=results)
-            return JSONResponse(payload, status_code=409, media_type=PROBLEM)
-        results.append(outcome.to_json())
-        last = outcome.last_mutation_id
+    mutations = [Mutation(body.clientID, m.id, m.name, {} if m.args is None else m.args,
+                          m.baseVersion, m.hlc) for m in body.mutations]
+    outcomes, gap = await svc.sessions.apush(who.user_id, session_id, mutations)
+    results = [o.to_json() for o in outcomes]
+    last = next((o.last_mutation_id for o in reversed(outcomes)), None)
+    if gap is not None:
+        payload = json.loads(domain_problem(gap).body)
+        payload.update(lastMutationID=last, results=results)
+        return JSONResponse(payload, status_code=409, media_type=PROBLEM)
     return JSONResponse({"lastMutationID": last, "results": results})
 
 

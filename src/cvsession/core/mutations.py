@@ -160,9 +160,14 @@ class MutationContext:
         base = self.base_version
         fv = self.field_versions
         tokens = split_pointer(ptr)
-        for i in range(len(tokens) + 1):
-            if fv.get(pointer(*tokens[:i]), -1) > base:
+        if fv.get("", -1) > base or fv.get(ptr, -1) > base:
+            return True
+        end = 0
+        while (end := ptr.find("/", end + 1)) != -1:
+            if fv.get(ptr[:end], -1) > base:
                 return True
+        if not isinstance(self.get_pointer(ptr, None), dict | list):
+            return False  # a scalar has no descendants that could have changed
         prefix = ptr + "/"
         return any(v > base and k.startswith(prefix) for k, v in fv.items())
 
@@ -183,7 +188,9 @@ class MutationContext:
             return False
         self.doc, op = _apply_write(self.doc, split_pointer(ptr), value)
         self.ops.append(op)
-        self._stamp(op["path"])
+        # Stamp the written location, not the parents this write created: creating a form by
+        # writing its first field must not make a concurrent edit of another field stale.
+        self._stamp(ptr, nested=isinstance(current, dict | list))
         return True
 
     def apply_patch_ops(self, ops: list[dict[str, Any]], new_doc: Document) -> None:
@@ -195,14 +202,16 @@ class MutationContext:
             if op["op"] == "move":
                 self._stamp(op["from"])
 
-    def _stamp(self, ptr: str) -> None:
+    def _stamp(self, ptr: str, *, nested: bool = True) -> None:
+        """Record that `ptr` changed at this version; entries below it are subsumed."""
         if is_trivial(ptr):
             return
         if ptr.endswith("/-"):
             ptr = ptr[:-2]
-        prefix = ptr + "/"
-        for key in [k for k in self.field_versions if k.startswith(prefix)]:
-            del self.field_versions[key]
+        if nested:  # only a replaced container can have stamped descendants
+            prefix = ptr + "/"
+            for key in [k for k in self.field_versions if k.startswith(prefix)]:
+                del self.field_versions[key]
         self.field_versions[ptr] = self.version
 
 

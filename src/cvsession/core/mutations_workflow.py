@@ -44,7 +44,7 @@ def _require_active(ctx: MutationContext) -> None:
     status = ctx.get("status")
     if status in ("expired", "completed"):
         raise IllegalTransition(f"the session is {status}; it can no longer be changed",
-                                status=status)
+                                session_status=status)
 
 
 def _activate(ctx: MutationContext) -> None:
@@ -161,7 +161,8 @@ def pause(ctx: MutationContext, args: Any) -> None:
 def resume(ctx: MutationContext, args: Any) -> None:
     a.obj(args)
     if ctx.get("status") != "paused":
-        raise IllegalTransition("only a paused session can be resumed", status=ctx.get("status"))
+        raise IllegalTransition("only a paused session can be resumed",
+                                session_status=ctx.get("status"))
     set_status(ctx, "in_progress")
     current = ctx.get("currentStep")
     if current:
@@ -196,7 +197,7 @@ def enter_step(ctx: MutationContext, args: Any) -> None:
     step = a.step_id(args)
     sub = a.substep_id(args, step, optional=True)
     if ctx.get("status") == "expired":
-        raise IllegalTransition("the session has expired", status="expired")
+        raise IllegalTransition("the session has expired", session_status="expired")
     _require_prerequisites(ctx, step)
     if ctx.get("status") != "completed":
         _activate(ctx)

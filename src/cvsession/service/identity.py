@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from cvsession.service.writer import Writer
 from cvsession.store.base import Store, TokenRow, Txn, UserRow
 
 PAIRING_TTL = timedelta(minutes=10)
+AUTH_CACHE_SECONDS = 30.0
+AUTH_CACHE_SIZE = 10_000
 # Crockford-style alphabet without look-alikes; 12 characters ≈ 60 bits, single use, 10 minutes.
 PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 PAIRING_LENGTH = 12
@@ -41,6 +44,9 @@ class Identity:
         self.store = store
         self.writer = writer
         self.clock = clock
+        # token hash -> (valid until (monotonic), user id); tokens are never revoked today, and
+        # an expiring token is not cached past its expiry because the TTL is short.
+        self._cache: dict[str, tuple[float, str]] = {}
 
     def create_user(self, kind: Literal["guest", "bearer"] = "guest",
                     display_name: str = "") -> Credential:
@@ -68,12 +74,20 @@ class Identity:
         """Return the user id a guest or bearer token belongs to, or None."""
         if not token or len(token) > 200:
             return None
+        digest = hash_secret(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         with self.store.read() as txn:
-            row = txn.get_token(hash_secret(token))
+            row = txn.get_token(digest)
         if row is None or row.kind == "pairing":
             return None
         if row.expires_at is not None and row.expires_at <= self.clock():
             return None
+        if len(self._cache) >= AUTH_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[digest] = (now + AUTH_CACHE_SECONDS, row.user_id)
         return row.user_id
 
     def create_pairing_code(self, user_id: str) -> tuple[str, datetime]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from cvsession.core import handlers, model, navigation, resume
 from cvsession.core.document import new_session_document, parse_iso
-from cvsession.core.errors import DomainError, InvalidInput, NotFound
+from cvsession.core.errors import DomainError, InvalidInput, MutationGap, NotFound
 from cvsession.core.mutations import Mutation, check_order
 from cvsession.service.writer import Writer
 from cvsession.store.base import (
@@ -47,6 +47,7 @@ class Outcome:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     error: DomainError | None = None
     document: dict[str, Any] | None = None  # the session after the mutation (not serialised)
+    row: SessionRow | None = None  # the stored row after the mutation (not serialised)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -189,6 +190,35 @@ class SessionService:
             self._notify(session_id, outcome.version)
         return outcome
 
+    async def apush(self, user_id: str, session_id: str,
+                    mutations: Sequence[Mutation]) -> tuple[list[Outcome], MutationGap | None]:
+        """Apply a client's pushed mutations in order, in one durable unit of work.
+
+        Stops at the first gap and returns it beside the outcomes so far. A session that is not
+        the caller's raises NotFound and consumes nothing.
+        """
+        for mut in mutations:
+            self._check(mut, False)
+
+        def unit(txn: Txn) -> tuple[list[Outcome], MutationGap | None]:
+            outcomes: list[Outcome] = []
+            row: SessionRow | None = self._owned(txn, user_id, session_id, for_update=True)
+            for mut in mutations:
+                try:
+                    with txn.savepoint():
+                        outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
+                except MutationGap as gap:
+                    return outcomes, gap
+                outcomes.append(outcome)
+                row = outcome.row
+            return outcomes, None
+
+        outcomes, gap = await self.writer.arun(unit, (session_id,))
+        changed = [o for o in outcomes if o.status == "applied" and (o.ops or o.conflicts)]
+        if changed:
+            self._notify(session_id, changed[-1].version)
+        return outcomes, gap
+
     def _check(self, mut: Mutation, internal: bool) -> None:
         if not internal and mut.name.startswith(handlers.SERVER_ONLY_PREFIX):
             raise InvalidInput(f"unknown mutation {mut.name!r}")
@@ -197,17 +227,21 @@ class SessionService:
         if mut.client_id and mut.id < 1:
             raise InvalidInput("mutation ids start at 1")
 
-    def mutate_txn(self, txn: Txn, user_id: str, session_id: str, mut: Mutation) -> Outcome:
-        """Apply `mut` inside `txn`: session version, log, conflicts and lastMutationID together."""
+    def mutate_txn(self, txn: Txn, user_id: str, session_id: str, mut: Mutation,
+                   current: SessionRow | None = None) -> Outcome:
+        """Apply `mut` inside `txn`: session version, log, conflicts and lastMutationID together.
+
+        `current` is the session as this transaction last wrote it (saves a reload in a push).
+        """
         now = self.clock()
         client = txn.get_client(mut.client_id) if mut.client_id else None
         if client is not None and client.user_id != user_id:
             raise NotFound("unknown client", client_id=mut.client_id)
         last = client.last_mutation_id if client is not None else 0
         if mut.client_id and not check_order(last, mut.id):
-            row = txn.get_session(session_id)
+            row = current or txn.get_session(session_id)
             version = row.version if row is not None and row.owner_id == user_id else 0
-            return Outcome("duplicate", session_id, version, last)
+            return Outcome("duplicate", session_id, version, last, row=current)
 
         def advance() -> int | None:
             if not mut.client_id:
@@ -218,15 +252,16 @@ class SessionService:
 
         row: SessionRow | None = None
         try:
-            row = self._owned(txn, user_id, session_id, for_update=True)
+            row = current or self._owned(txn, user_id, session_id, for_update=True)
             extra = self._extra_txn(txn, session_id, mut)
             result = handlers.apply_mutation(row.document, row.field_versions, row.version, mut,
                                              now, extra=extra)
         except DomainError as exc:
             # A permanent error still consumes the id, or the client would retry forever.
             return Outcome("error", session_id, row.version if row is not None else 0,
-                           advance(), error=exc)
+                           advance(), error=exc, row=row)
         conflicts = []
+        new_row = row
         if result.version != row.version:
             for c in result.conflicts:
                 conflict = ConflictRow(
@@ -240,9 +275,10 @@ class SessionService:
                 session_id=session_id, version=result.version, client_id=mut.client_id,
                 mutation_id=mut.id, name=mut.name, args=mut.args, ops=result.ops,
                 conflicts=conflicts, created_at=now, hlc=mut.hlc))
-            txn.update_session(row_from_document(result.document, result.field_versions, now))
+            new_row = row_from_document(result.document, result.field_versions, now)
+            txn.update_session(new_row)
         return Outcome("applied", session_id, result.version, advance(), ops=result.ops,
-                       conflicts=conflicts, document=result.document)
+                       conflicts=conflicts, document=result.document, row=new_row)
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:
         if mut.name != "conflict.resolve" or not isinstance(mut.args, dict):
