@@ -76,9 +76,23 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CVSESSION_IDENTITY_RATE_PER_MINUTE": "100000"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cvsession", "serve", "--port", str(self.port),
-             "--data-dir", str(data_dir), "--database-url", database_url,
-             "--log-level", "warning"], env=env, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "cvsession",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--database-url",
+                database_url,
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -110,14 +124,23 @@ async def mutation_load(url: str, clients: int, seconds: float) -> tuple[int, li
             n = 0
             while time.perf_counter() < stop_at:
                 n += 1
-                body = {"clientID": cid, "mutations": [{
-                    "id": n, "name": "form.setField",
-                    "args": {"form": "bench", "field": f"f{n % 50}", "value": f"v{n}"}}]}
+                body = {
+                    "clientID": cid,
+                    "mutations": [
+                        {
+                            "id": n,
+                            "name": "form.setField",
+                            "args": {"form": "bench", "field": f"f{n % 50}", "value": f"v{n}"},
+                        }
+                    ],
+                }
                 t0 = time.perf_counter()
                 response = await http.post(f"/api/sessions/{sids[index]}/mutations", json=body)
                 latencies.append(time.perf_counter() - t0)
-                if response.status_code != 200 or \
-                        response.json()["results"][0]["status"] != "applied":
+                if (
+                    response.status_code != 200
+                    or response.json()["results"][0]["status"] != "applied"
+                ):
                     raise RuntimeError(f"mutation failed: {response.text[:200]}")
                 acked += 1
 
@@ -162,8 +185,9 @@ def seed_sessions(database_url: str, count: int) -> tuple[str, list[str]]:
 
 async def get_load(url: str, token: str, ids: list[str], requests: int) -> list[float]:
     latencies: list[float] = []
-    async with httpx2.AsyncClient(base_url=url, timeout=30,
-                                  headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx2.AsyncClient(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
         for i in range(requests):
             sid = ids[secrets.randbelow(len(ids))]
             t0 = time.perf_counter()
@@ -180,8 +204,10 @@ def pg_url(schema: str) -> str:
     import psycopg
 
     with psycopg.connect("postgresql://127.0.0.1:5432/postgres", autocommit=True) as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname='cvsession_test'").fetchone() \
-                is None:
+        if (
+            admin.execute("SELECT 1 FROM pg_database WHERE datname='cvsession_test'").fetchone()
+            is None
+        ):
             admin.execute("CREATE DATABASE cvsession_test")
     return f"{PG}?schema={schema}"
 
@@ -208,8 +234,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             schema = f"bench_{secrets.token_hex(4)}"
-            url = (f"sqlite:///{Path(tmp) / 'bench.db'}" if backend == "sqlite"
-                   else pg_url(schema))
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}" if backend == "sqlite" else pg_url(schema)
             token, ids = seed_sessions(url, args.sessions)
             server = Server(url, Path(tmp))
             try:
@@ -220,13 +245,17 @@ def main() -> None:
                 if backend != "sqlite":
                     drop_schema(schema)
         results[backend] = rate
-        print(f"{backend:<9} acknowledged mutations: {rate:,}/s "
-              f"(p50 {pct(lat, .5) * 1000:.1f} ms, p99 {pct(lat, .99) * 1000:.1f} ms, "
-              f"{args.clients} clients, 1 mutation/request)  ratio to baseline "
-              f"{rate / baseline:.2f}")
-        print(f"{backend:<9} GET session with {args.sessions:,} stored: "
-              f"p50 {pct(gets, .5) * 1000:.2f} ms, p99 {pct(gets, .99) * 1000:.2f} ms, "
-              f"mean {statistics.fmean(gets) * 1000:.2f} ms over {len(gets)} requests")
+        print(
+            f"{backend:<9} acknowledged mutations: {rate:,}/s "
+            f"(p50 {pct(lat, 0.5) * 1000:.1f} ms, p99 {pct(lat, 0.99) * 1000:.1f} ms, "
+            f"{args.clients} clients, 1 mutation/request)  ratio to baseline "
+            f"{rate / baseline:.2f}"
+        )
+        print(
+            f"{backend:<9} GET session with {args.sessions:,} stored: "
+            f"p50 {pct(gets, 0.5) * 1000:.2f} ms, p99 {pct(gets, 0.99) * 1000:.2f} ms, "
+            f"mean {statistics.fmean(gets) * 1000:.2f} ms over {len(gets)} requests"
+        )
     if "sqlite" in results:
         verdict = "meets" if results["sqlite"] >= 2000 else "misses"
         print(f"goal      >= 2,000 acknowledged mutations/s on SQLite: {verdict}")

@@ -47,10 +47,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings)
-    print(f"cvsession on http://{settings.host}:{settings.port}  "
-          f"(store: {settings.resolved_database_url()})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                ws="websockets-sansio", ws_per_message_deflate=False, access_log=False)
+    print(
+        f"cvsession on http://{settings.host}:{settings.port}  "
+        f"(store: {settings.resolved_database_url()})",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        access_log=False,
+    )
     return 0
 
 
@@ -74,13 +84,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
     with _services(args) as svc:
         if args.action == "list":
-            query = SessionQuery(owner_id=args.owner, statuses=tuple(args.status or ()),
-                                 limit=args.limit)
+            query = SessionQuery(
+                owner_id=args.owner, statuses=tuple(args.status or ()), limit=args.limit
+            )
             with svc.store.read() as txn:
                 rows = txn.list_sessions(query)
             for row in rows:
-                print(f"{row.id}  {row.owner_id}  {row.status:<11} {row.current_step:<10} "
-                      f"v{row.version:<5} {row.last_active_at.isoformat()}  {row.title}")
+                print(
+                    f"{row.id}  {row.owner_id}  {row.status:<11} {row.current_step:<10} "
+                    f"v{row.version:<5} {row.last_active_at.isoformat()}  {row.title}"
+                )
             return 0
         if args.action == "expire":
             count = svc.sessions.expire_inactive(svc.settings.retention)
@@ -99,11 +112,28 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 conflicts = txn.list_conflicts(row.id)
             payload = {
                 "session": row.document,
-                "log": [{"version": e.version, "clientID": e.client_id,
-                         "mutationID": e.mutation_id, "name": e.name, "args": e.args,
-                         "ops": e.ops, "at": e.created_at.isoformat()} for e in entries],
-                "conflicts": [{"id": c.id, "path": c.path, "yours": c.yours,
-                               "theirs": c.theirs, "status": c.status} for c in conflicts],
+                "log": [
+                    {
+                        "version": e.version,
+                        "clientID": e.client_id,
+                        "mutationID": e.mutation_id,
+                        "name": e.name,
+                        "args": e.args,
+                        "ops": e.ops,
+                        "at": e.created_at.isoformat(),
+                    }
+                    for e in entries
+                ],
+                "conflicts": [
+                    {
+                        "id": c.id,
+                        "path": c.path,
+                        "yours": c.yours,
+                        "theirs": c.theirs,
+                        "status": c.status,
+                    }
+                    for c in conflicts
+                ],
             }
             if args.out:
                 Path(args.out).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -146,9 +176,9 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
                     owner = owners[legacy_owner] = cred.user_id
                     print(f"legacy user {legacy_owner} -> {owner}  token {cred.token}")
                 try:
-                    doc = legacy.convert_legacy(raw, owner=owner,
-                                                new_id="s_" + uuid.uuid4().hex,
-                                                now=svc.sessions.clock())
+                    doc = legacy.convert_legacy(
+                        raw, owner=owner, new_id="s_" + uuid.uuid4().hex, now=svc.sessions.clock()
+                    )
                     model.validate_document(doc)
                 except DomainError as exc:
                     print(f"{name}: session {legacy_id}: {exc.message}", file=sys.stderr)
@@ -165,8 +195,11 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvsession", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database-url", help="sqlite:///path.db or postgresql://… "
-                        "(default: $CVSESSION_DATABASE_URL or data/cvsession.db)")
+    common.add_argument(
+        "--database-url",
+        help="sqlite:///path.db or postgresql://… "
+        "(default: $CVSESSION_DATABASE_URL or data/cvsession.db)",
+    )
     common.add_argument("--data-dir", help="data directory (default: $CVSESSION_DATA_DIR or data)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -177,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(fn=cmd_serve)
 
     sub.add_parser("migrate", parents=[common], help="apply schema migrations").set_defaults(
-        fn=cmd_migrate)
+        fn=cmd_migrate
+    )
 
     sessions = sub.add_parser("sessions", help="inspect and manage sessions")
     actions = sessions.add_subparsers(dest="action", required=True)
@@ -190,19 +224,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id")
         if action == "export":
             p.add_argument("--out", help="write to this file instead of standard output")
-    actions.add_parser("expire", parents=[common],
-                       help="mark sessions idle past their retention as expired")
+    actions.add_parser(
+        "expire", parents=[common], help="mark sessions idle past their retention as expired"
+    )
     sessions.set_defaults(fn=cmd_sessions)
 
     token = sub.add_parser("token", parents=[common], help="create an API identity and token")
     token.add_argument("--name")
     token.set_defaults(fn=cmd_token)
 
-    imp = sub.add_parser("import-legacy", parents=[common],
-                         help="import sessions saved by the CVPlus front end (localStorage JSON)")
+    imp = sub.add_parser(
+        "import-legacy",
+        parents=[common],
+        help="import sessions saved by the CVPlus front end (localStorage JSON)",
+    )
     imp.add_argument("files", nargs="+")
-    imp.add_argument("--owner", help="import into this user id (default: one new user per "
-                     "legacy userId, whose token is printed)")
+    imp.add_argument(
+        "--owner",
+        help="import into this user id (default: one new user per "
+        "legacy userId, whose token is printed)",
+    )
     imp.set_defaults(fn=cmd_import_legacy)
     return parser
 

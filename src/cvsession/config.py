@@ -28,14 +28,21 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     # Origins allowed to make cookie-authenticated writes (besides the server's own origin).
-    allowed_origins: tuple[str, ...] = field(default_factory=lambda: tuple(
-        o.strip() for o in _env("ALLOWED_ORIGINS", "").split(",") if o.strip()))
+    allowed_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            o.strip() for o in _env("ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+    )
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
     max_json_depth: int = 64
-    retention: dict[str, timedelta] = field(default_factory=lambda: _retention(
-        _env("RETENTION_DAYS", "draft=30,in_progress=30,paused=30,failed=30,completed=90")))
+    retention: dict[str, timedelta] = field(
+        default_factory=lambda: _retention(
+            _env("RETENTION_DAYS", "draft=30,in_progress=30,paused=30,failed=30,completed=90")
+        )
+    )
     identity_rate_per_minute: int = field(
-        default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60")))
+        default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60"))
+    )
     writer_max_batch: int = 256
 
     def resolved_database_url(self) -> str:

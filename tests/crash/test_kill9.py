@@ -36,8 +36,18 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "cvsession", "serve", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cvsession",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--log-level",
+            "warning",
+        ]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,16 +85,24 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-def _writer(url: str, token: str, sid: str, client_id: str, acked: list[int],
-            stop: threading.Event) -> None:
+def _writer(
+    url: str, token: str, sid: str, client_id: str, acked: list[int], stop: threading.Event
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx2.Client(base_url=url, headers=headers, timeout=5) as http:
         n = 0
         while not stop.is_set():
             n += 1
-            body: dict[str, Any] = {"clientID": client_id, "mutations": [{
-                "id": n, "name": "form.setField",
-                "args": {"form": client_id, "field": f"f{n}", "value": f"v{n}"}}]}
+            body: dict[str, Any] = {
+                "clientID": client_id,
+                "mutations": [
+                    {
+                        "id": n,
+                        "name": "form.setField",
+                        "args": {"form": client_id, "field": f"f{n}", "value": f"v{n}"},
+                    }
+                ],
+            }
             try:
                 response = http.post(f"/api/sessions/{sid}/mutations", json=body)
             except httpx2.TransportError:
@@ -102,8 +120,12 @@ def test_kill9_loses_no_acknowledged_write(server: Server) -> None:
     sid = httpx2.post(server.url + "/api/sessions", json={}, headers=headers).json()["id"]
     stop = threading.Event()
     acked: dict[str, list[int]] = {f"w{i}": [] for i in range(4)}
-    threads = [threading.Thread(target=_writer, args=(server.url, identity["token"], sid, cid,
-                                                       acked[cid], stop)) for cid in acked]
+    threads = [
+        threading.Thread(
+            target=_writer, args=(server.url, identity["token"], sid, cid, acked[cid], stop)
+        )
+        for cid in acked
+    ]
     for t in threads:
         t.start()
     while sum(len(v) for v in acked.values()) < 200:
@@ -120,7 +142,18 @@ def test_kill9_loses_no_acknowledged_write(server: Server) -> None:
         assert [] == missing, f"{cid} lost acknowledged writes"
     # The server remembers each client's last id: replaying the last acked one is a duplicate.
     cid, numbers = next((c, n) for c, n in acked.items() if n)
-    replay = httpx2.post(f"{server.url}/api/sessions/{sid}/mutations", headers=headers, json={
-        "clientID": cid, "mutations": [{"id": numbers[-1], "name": "form.setField",
-                                        "args": {"form": cid, "field": "x", "value": 1}}]})
+    replay = httpx2.post(
+        f"{server.url}/api/sessions/{sid}/mutations",
+        headers=headers,
+        json={
+            "clientID": cid,
+            "mutations": [
+                {
+                    "id": numbers[-1],
+                    "name": "form.setField",
+                    "args": {"form": cid, "field": "x", "value": 1},
+                }
+            ],
+        },
+    )
     assert "duplicate" == replay.json()["results"][0]["status"]

@@ -56,8 +56,9 @@ class User:
 
 
 def make_client(tmp_path: Path, database_url: str = "") -> TestClient:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        identity_rate_per_minute=10_000)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, identity_rate_per_minute=10_000
+    )
     return TestClient(create_app(settings), base_url=BASE)
 
 

@@ -24,43 +24,61 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/sessions/{session_id}/recommendation"): {},
     ("GET", "/api/sessions/{session_id}/link"): {},
     ("PUT", "/api/sessions/{session_id}/features/{feature}"): {"json": {"enabled": True}},
-    ("PATCH", "/api/sessions/{session_id}/features/{feature}/configuration"): {
-        "json": {"k": 1}},
+    ("PATCH", "/api/sessions/{session_id}/features/{feature}/configuration"): {"json": {"k": 1}},
     ("PUT", "/api/sessions/{session_id}/template"): {"json": {"template": "modern"}},
     ("PATCH", "/api/sessions/{session_id}/template/customizations/{template}"): {
-        "json": {"colors": {"primary": "#000000"}}},
+        "json": {"colors": {"primary": "#000000"}}
+    },
     ("PUT", "/api/sessions/{session_id}/target"): {"json": {"role": "Engineer"}},
     ("PUT", "/api/sessions/{session_id}/forms/{form}"): {"json": {"fields": {"a": {"value": 1}}}},
     ("GET", "/api/sessions/{session_id}/forms/{form}"): {},
     ("PUT", "/api/sessions/{session_id}/forms/{form}/fields/{field}"): {"json": {"value": 1}},
     ("DELETE", "/api/sessions/{session_id}/forms/{form}"): {},
     ("PUT", "/api/sessions/{session_id}/validation/{key}"): {"json": {"valid": True}},
-    ("POST", "/api/sessions/{session_id}/mutations"): {"json": {
-        "clientID": "c1", "mutations": [{"id": 1, "name": "ui.set",
-                                         "args": {"values": {"x": 1}}}]}},
+    ("POST", "/api/sessions/{session_id}/mutations"): {
+        "json": {
+            "clientID": "c1",
+            "mutations": [{"id": 1, "name": "ui.set", "args": {"values": {"x": 1}}}],
+        }
+    },
     ("GET", "/api/sessions/{session_id}/pull"): {},
     ("PATCH", "/api/sessions/{session_id}"): {
         "content": b'[{"op":"add","path":"/data/x","value":1}]',
-        "headers": {"Content-Type": "application/json-patch+json"}},
+        "headers": {"Content-Type": "application/json-patch+json"},
+    },
     ("PATCH", "/api/sessions/{session_id}/data"): {
         "content": b'[{"op":"add","path":"/x","value":1}]',
-        "headers": {"Content-Type": "application/json-patch+json"}},
+        "headers": {"Content-Type": "application/json-patch+json"},
+    },
     ("GET", "/api/sessions/{session_id}/data"): {},
     ("PUT", "/api/sessions/{session_id}/data"): {"json": {"x": 1}},
     ("GET", "/api/sessions/{session_id}/conflicts"): {},
     ("POST", "/api/sessions/{session_id}/conflicts/{conflict_id}/resolve"): {
-        "json": {"choice": "theirs"}},
+        "json": {"choice": "theirs"}
+    },
     ("GET", "/api/sessions/{session_id}/history"): {},
 }
-PATH_VALUES = {"step": "upload", "action": "complete", "substep": "file-select",
-               "feature": "privacy-mode", "template": "modern", "form": "contact",
-               "field": "email", "key": "upload", "conflict_id": "c_x"}
+PATH_VALUES = {
+    "step": "upload",
+    "action": "complete",
+    "substep": "file-select",
+    "feature": "privacy-mode",
+    "template": "modern",
+    "form": "contact",
+    "field": "email",
+    "key": "upload",
+    "conflict_id": "c_x",
+}
 
 
 def _session_routes(client: TestClient) -> list[tuple[str, str]]:
     paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
-    return [(method.upper(), path) for path, ops in paths.items() if "{session_id}" in path
-            for method in ops]
+    return [
+        (method.upper(), path)
+        for path, ops in paths.items()
+        if "{session_id}" in path
+        for method in ops
+    ]
 
 
 def test_every_session_route_is_covered(client: TestClient, alice: User) -> None:
@@ -68,8 +86,9 @@ def test_every_session_route_is_covered(client: TestClient, alice: User) -> None
     assert sorted(SAMPLES) == sorted(_session_routes(client))
 
 
-def test_other_users_session_is_404_on_every_route(client: TestClient, alice: User,
-                                                   bob: User) -> None:
+def test_other_users_session_is_404_on_every_route(
+    client: TestClient, alice: User, bob: User
+) -> None:
     """Bob gets 404 problem+json from every session route with Alice's id, and nothing changes."""
     sid = alice.new_session(title="Alice's CV")["id"]
     alice.put(f"/api/sessions/{sid}/forms/contact", json={"fields": {"email": {"value": "a@x"}}})
@@ -80,10 +99,12 @@ def test_other_users_session_is_404_on_every_route(client: TestClient, alice: Us
         for name, value in PATH_VALUES.items():
             url = url.replace("{" + name + "}", value)
         response = bob.request(method, url, **kw)
-        answers[(method, path)] = (response.status_code,
-                                   response.headers.get("content-type", ""))
-    wrong = {route: answer for route, answer in answers.items()
-             if answer[0] != 404 or not answer[1].startswith("application/problem+json")}
+        answers[(method, path)] = (response.status_code, response.headers.get("content-type", ""))
+    wrong = {
+        route: answer
+        for route, answer in answers.items()
+        if answer[0] != 404 or not answer[1].startswith("application/problem+json")
+    }
     assert {} == wrong
     assert before == alice.get(f"/api/sessions/{sid}").json()
 
@@ -151,6 +172,9 @@ def test_deep_link_resolves_for_owner_only(alice: User, bob: User) -> None:
     url = f"/session/{sid}/upload/file-select?from=email"
     mine = alice.get("/api/links/resolve", params={"url": url})
     assert 200 == mine.status_code
-    assert ("upload", "file-select", sid) == (mine.json()["step"], mine.json()["substep"],
-                                               mine.json()["session"]["id"])
+    assert ("upload", "file-select", sid) == (
+        mine.json()["step"],
+        mine.json()["substep"],
+        mine.json()["session"]["id"],
+    )
     assert 404 == bob.get("/api/links/resolve", params={"url": url}).status_code

@@ -28,8 +28,9 @@ def test_json_patch_suite_through_api(alice: User, case: dict[str, Any]) -> None
     sid = alice.new_session()["id"]
     put = alice.put(f"/api/sessions/{sid}/data", json=case["doc"])
     assert put.status_code == 200, put.text
-    response = alice.patch(f"/api/sessions/{sid}/data", content=json.dumps(case["patch"]),
-                           headers=PATCH)
+    response = alice.patch(
+        f"/api/sessions/{sid}/data", content=json.dumps(case["patch"]), headers=PATCH
+    )
     data = alice.get(f"/api/sessions/{sid}/data").json()
     if "expected" in case:
         assert response.status_code == 200, response.text
@@ -45,7 +46,7 @@ def test_blns_round_trip_through_form_fields(alice: User) -> None:
     strings: list[str] = json.loads((TESTDATA / "blns.json").read_text(encoding="utf-8"))
     sid = alice.new_session()["id"]
     for start in range(0, len(strings), 100):
-        chunk = strings[start:start + 100]
+        chunk = strings[start : start + 100]
         fields = {f"f{start + i}": {"value": s, "touched": True} for i, s in enumerate(chunk)}
         response = alice.put(f"/api/sessions/{sid}/forms/naughty", json={"fields": fields})
         assert response.status_code == 200, response.text
@@ -68,10 +69,10 @@ def test_json_test_suite_n_files_answered_400(alice: User) -> None:
     wrong = {}
     for param in files:
         path = param.values[0]
-        response = alice.post("/api/sessions", content=path.read_bytes(),
-                              headers={"Content-Type": "application/json"})
-        if response.status_code != 400 or "problem+json" not in response.headers[
-                "content-type"]:
+        response = alice.post(
+            "/api/sessions", content=path.read_bytes(), headers={"Content-Type": "application/json"}
+        )
+        if response.status_code != 400 or "problem+json" not in response.headers["content-type"]:
             wrong[path.name] = response.status_code
     assert wrong == {}
 
@@ -82,9 +83,11 @@ def test_json_test_suite_y_and_i_files_never_500(alice: User) -> None:
     for prefix in ("y_", "i_"):
         for param in _suite_files(prefix):
             path = param.values[0]
-            response = alice.put(f"/api/sessions/{alice.new_session()['id']}/data",
-                                 content=path.read_bytes(),
-                                 headers={"Content-Type": "application/json"})
+            response = alice.put(
+                f"/api/sessions/{alice.new_session()['id']}/data",
+                content=path.read_bytes(),
+                headers={"Content-Type": "application/json"},
+            )
             if response.status_code >= 500:
                 wrong[path.name] = response.status_code
             if prefix == "y_" and response.status_code != 200:

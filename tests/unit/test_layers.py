@@ -13,8 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cvsession"
 LAYERS = {"core": 0, "store": 1, "service": 2, "config": 2, "api": 3, "cli": 4, "__main__": 5}
 # Third-party imports the pure core may use (pure, no I/O): docs/decisions/0002.
 CORE_THIRD_PARTY = {"jsonpatch", "jsonpointer"}
-CORE_FORBIDDEN_STDLIB = {"asyncio", "sqlite3", "socket", "subprocess", "threading", "os",
-                         "http", "urllib.request", "time"}
+CORE_FORBIDDEN_STDLIB = {
+    "asyncio",
+    "sqlite3",
+    "socket",
+    "subprocess",
+    "threading",
+    "os",
+    "http",
+    "urllib.request",
+    "time",
+}
 
 
 def _part(path: Path) -> str:
@@ -40,13 +49,15 @@ MODULES = [p for p in PACKAGE.rglob("*.py") if _part(p) in LAYERS]
 def test_no_upward_imports(path: Path) -> None:
     """A module never imports a cvsession layer above its own."""
     own = LAYERS[_part(path)]
-    upward = [n for n in _imports(path) if n.startswith("cvsession.")
-              and LAYERS.get(n.split(".")[1], 0) > own]
+    upward = [
+        n
+        for n in _imports(path)
+        if n.startswith("cvsession.") and LAYERS.get(n.split(".")[1], 0) > own
+    ]
     assert [] == upward
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if _part(p) == "core"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in MODULES if _part(p) == "core"], ids=lambda p: p.name)
 def test_core_is_pure(path: Path) -> None:
     """Core modules import only the standard library (minus I/O and clocks) and jsonpatch."""
     bad = []
@@ -56,8 +67,11 @@ def test_core_is_pure(path: Path) -> None:
             continue
         if top in CORE_THIRD_PARTY:
             continue
-        if top not in sys.stdlib_module_names or name in CORE_FORBIDDEN_STDLIB \
-                or top in CORE_FORBIDDEN_STDLIB:
+        if (
+            top not in sys.stdlib_module_names
+            or name in CORE_FORBIDDEN_STDLIB
+            or top in CORE_FORBIDDEN_STDLIB
+        ):
             bad.append(name)
     assert [] == bad
 
@@ -73,7 +87,10 @@ def test_no_eval_or_exec_anywhere() -> None:
     calls = []
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                    and node.func.id in {"eval", "exec", "compile", "__import__"}:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"eval", "exec", "compile", "__import__"}
+            ):
                 calls.append(f"{path.name}:{node.lineno}")
     assert [] == calls

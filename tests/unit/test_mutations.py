@@ -23,8 +23,9 @@ def fresh() -> dict[str, Any]:
     return new_session_document("s1", "u1", NOW)
 
 
-def run(doc: dict[str, Any], fv: dict[str, int], name: str, args: Any,
-        base: int | None = None) -> Any:
+def run(
+    doc: dict[str, Any], fv: dict[str, int], name: str, args: Any, base: int | None = None
+) -> Any:
     return apply_mutation(doc, fv, doc["version"], Mutation("c", 1, name, args, base), NOW)
 
 
@@ -63,8 +64,13 @@ def test_inputs_are_not_modified() -> None:
 def test_no_change_keeps_version() -> None:
     """Writing the value a field already holds is a no-op: no ops, same version."""
     first = run(fresh(), {}, "target.set", {"role": "Chef"})
-    second = apply_mutation(first.document, first.field_versions, first.version,
-                            Mutation("c", 2, "target.set", {"role": "Chef"}), NOW)
+    second = apply_mutation(
+        first.document,
+        first.field_versions,
+        first.version,
+        Mutation("c", 2, "target.set", {"role": "Chef"}),
+        NOW,
+    )
     assert ([], first.version) == (second.ops, second.version)
 
 
@@ -86,9 +92,13 @@ def test_stale_edits_merge_or_conflict(mine: Any, theirs: Any, same_field: bool)
     base = fresh()
     first = run(base, {}, "form.setField", {"form": "f", "field": "a", "value": theirs})
     field = "a" if same_field else "b"
-    second = apply_mutation(first.document, first.field_versions, first.version,
-                            Mutation("d", 1, "form.setField",
-                                     {"form": "f", "field": field, "value": mine}, 0), NOW)
+    second = apply_mutation(
+        first.document,
+        first.field_versions,
+        first.version,
+        Mutation("d", 1, "form.setField", {"form": "f", "field": field, "value": mine}, 0),
+        NOW,
+    )
     fields = second.document["forms"]["f"]["fields"]
     if not same_field:
         assert (theirs, mine) == (fields["a"]["value"], fields["b"]["value"])
@@ -103,19 +113,33 @@ def test_stale_edits_merge_or_conflict(mine: Any, theirs: Any, same_field: bool)
 def test_trivial_fields_are_last_writer_wins() -> None:
     """UI state written from a stale base overwrites without a conflict."""
     first = run(fresh(), {}, "ui.set", {"values": {"scroll": 10}})
-    second = apply_mutation(first.document, first.field_versions, first.version,
-                            Mutation("d", 1, "ui.set", {"values": {"scroll": 99}}, 0), NOW)
+    second = apply_mutation(
+        first.document,
+        first.field_versions,
+        first.version,
+        Mutation("d", 1, "ui.set", {"values": {"scroll": 99}}, 0),
+        NOW,
+    )
     assert ([], 99) == (second.conflicts, second.document["ui"]["scroll"])
 
 
 def test_parent_replacement_makes_child_edit_stale() -> None:
     """Replacing a whole form after my base makes my edit to one of its fields a conflict."""
     first = run(fresh(), {}, "form.setField", {"form": "f", "field": "a", "value": 1})
-    reset = apply_mutation(first.document, first.field_versions, first.version,
-                           Mutation("x", 1, "form.reset", {"form": "f"}), NOW)
-    again = apply_mutation(reset.document, reset.field_versions, reset.version,
-                           Mutation("y", 1, "form.setField",
-                                    {"form": "f", "field": "a", "value": 5}, 1), NOW)
+    reset = apply_mutation(
+        first.document,
+        first.field_versions,
+        first.version,
+        Mutation("x", 1, "form.reset", {"form": "f"}),
+        NOW,
+    )
+    again = apply_mutation(
+        reset.document,
+        reset.field_versions,
+        reset.version,
+        Mutation("y", 1, "form.setField", {"form": "f", "field": "a", "value": 5}, 1),
+        NOW,
+    )
     assert ["/forms/f/fields/a/value"] == [c.path for c in again.conflicts]
 
 
@@ -127,9 +151,13 @@ def test_replaying_log_ops_reproduces_state(edits: list[tuple[str, int]]) -> Non
     start = doc
     all_ops: list[dict[str, Any]] = []
     for i, (field, value) in enumerate(edits, 1):
-        result = apply_mutation(doc, fv, version,
-                                Mutation("c", i, "form.setField",
-                                         {"form": "f", "field": field, "value": value}), NOW)
+        result = apply_mutation(
+            doc,
+            fv,
+            version,
+            Mutation("c", i, "form.setField", {"form": "f", "field": field, "value": value}),
+            NOW,
+        )
         doc, fv, version = result.document, result.field_versions, result.version
         all_ops.extend(result.ops)
     rebuilt = jsonpatch.apply_patch(start, all_ops)

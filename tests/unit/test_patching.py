@@ -23,13 +23,19 @@ def _cases() -> list[Any]:
     for name in ("tests.json", "spec_tests.json"):
         for i, c in enumerate(_load("json-patch", name)):
             if not c.get("disabled"):
-                out.append(pytest.param(c["doc"], c["patch"], c.get("expected"),
-                                        "expected" in c, id=f"{name}:{i}"))
+                out.append(
+                    pytest.param(
+                        c["doc"], c["patch"], c.get("expected"), "expected" in c, id=f"{name}:{i}"
+                    )
+                )
     for name in ("json-patch.json", "rfc6902-examples.json"):
         for i, c in enumerate(_load("jsonp-test-suite", name)):
             if not c.get("skip"):
-                out.append(pytest.param(c["json"], c["patch"], c.get("result"), "result" in c,
-                                        id=f"{name}:{i}"))
+                out.append(
+                    pytest.param(
+                        c["json"], c["patch"], c.get("result"), "result" in c, id=f"{name}:{i}"
+                    )
+                )
     return out
 
 
@@ -46,8 +52,9 @@ def test_conformance(doc: Any, patch: Any, expected: Any, succeeds: bool) -> Non
     assert before == json.dumps(doc)
 
 
-@pytest.mark.parametrize("case", _load("jsonp-test-suite", "json-patch-malformed.json"),
-                         ids=lambda c: c["title"][:50])
+@pytest.mark.parametrize(
+    "case", _load("jsonp-test-suite", "json-patch-malformed.json"), ids=lambda c: c["title"][:50]
+)
 def test_malformed_patches_refused(case: dict[str, Any]) -> None:
     """Every malformed patch document is refused as invalid input."""
     with pytest.raises(InvalidInput):
@@ -56,8 +63,11 @@ def test_malformed_patches_refused(case: dict[str, Any]) -> None:
 
 def test_old_values_recorded_for_history() -> None:
     """Replace and remove ops carry the value they overwrote."""
-    _, ops = apply_patch({"a": 1, "b": [1, 2]}, [
-        {"op": "replace", "path": "/a", "value": 2},
-        {"op": "remove", "path": "/b/0"},
-    ])
+    _, ops = apply_patch(
+        {"a": 1, "b": [1, 2]},
+        [
+            {"op": "replace", "path": "/a", "value": 2},
+            {"op": "remove", "path": "/b/0"},
+        ],
+    )
     assert [1, 1] == [op["old"] for op in ops]

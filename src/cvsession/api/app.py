@@ -35,17 +35,27 @@ class Services:
     identity_limiter: auth.RateLimiter
 
     @classmethod
-    def open(cls, settings: Settings, *, store: Store | None = None,
-             clock: Callable[[], datetime] = utcnow) -> Services:
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Services:
         if store is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             store = open_store(settings.resolved_database_url())
         store.migrate()
         writer = Writer(store, max_batch=settings.writer_max_batch)
         writer.start()
-        return cls(settings, store, writer, Identity(store, writer, clock),
-                   SessionService(store, writer, clock),
-                   auth.RateLimiter(settings.identity_rate_per_minute))
+        return cls(
+            settings,
+            store,
+            writer,
+            Identity(store, writer, clock),
+            SessionService(store, writer, clock),
+            auth.RateLimiter(settings.identity_rate_per_minute),
+        )
 
     def close(self) -> None:
         self.writer.stop()
@@ -71,7 +81,8 @@ async def caller(request: Request, svc: Svc) -> auth.Caller:
     if user_id is None:
         raise auth.Unauthenticated(
             "sign in: send 'Authorization: Bearer <token>' or the session cookie "
-            "(POST /api/identity creates an identity)")
+            "(POST /api/identity creates an identity)"
+        )
     if via == "cookie" and request.method not in auth.SAFE_METHODS:
         auth.check_origin(request, svc.settings.allowed_origins)
     return auth.Caller(user_id, via)
@@ -80,15 +91,20 @@ async def caller(request: Request, svc: Svc) -> auth.Caller:
 CallerDep = Annotated[auth.Caller, Depends(caller)]
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None,
-               clock: Callable[[], datetime] = utcnow) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
     """Build the application; the store is opened (and migrated) when the app starts."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await anyio.to_thread.run_sync(
-            lambda: Services.open(settings, store=store, clock=clock))
+            lambda: Services.open(settings, store=store, clock=clock)
+        )
         app.state.services = svc
         try:
             yield
@@ -102,8 +118,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
         lifespan=lifespan,
     )
     install_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       max_depth=settings.max_json_depth)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
 
     from cvsession.api import routes_identity, routes_sessions, routes_sync
 

@@ -70,8 +70,15 @@ def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
 
 
 def set_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 class RateLimiter:
@@ -94,5 +101,12 @@ class RateLimiter:
                 del self._hits[stale]
 
 
-__all__ = ["COOKIE", "Caller", "RateLimiter", "bearer_token", "check_origin", "problem",
-           "set_cookie"]
+__all__ = [
+    "COOKIE",
+    "Caller",
+    "RateLimiter",
+    "bearer_token",
+    "check_origin",
+    "problem",
+    "set_cookie",
+]

@@ -2,7 +2,9 @@
 
 Every error leaves the server as `application/problem+json`. Request bodies that claim to be JSON
 are checked before any route sees them, by an ASGI middleware: size capped while streaming (413),
-strict RFC 8259 JSON (400: NaN/Infinity, invalid UTF-8, lone surrogates and integers outside the signed 64-bit range are refused; a duplicate key keeps its last value, as RFC 8259 allows), nesting depth capped (400).
+strict RFC 8259 JSON (400: NaN/Infinity, invalid UTF-8, lone surrogates and integers outside
+the signed 64-bit range are refused; a duplicate key keeps its last value, as RFC 8259 allows),
+nesting depth capped (400).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,21 +37,41 @@ class BadJSON(ValueError):
     pass
 
 
-def problem(status: int, title: str, detail: str = "", *, type_: str = "about:blank",
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str = "",
+    *,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
-    body.update(extra)
+    body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def domain_problem_body(exc: DomainError) -> dict[str, Any]:
+    """The problem document of a domain error: its code, message and JSON-able details."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{exc.code}",
+        "title": exc.code.replace("_", " ").capitalize(),
+        "status": exc.status,
+        "detail": exc.message,
+        "code": exc.code,
+    }
+    body.update(
+        (k, v)
+        for k, v in exc.detail.items()
+        if k not in _RESERVED and isinstance(v, str | int | float | bool | list | dict | type(None))
+    )
+    return body
+
+
 def domain_problem(exc: DomainError) -> JSONResponse:
-    extra = {k: v for k, v in exc.detail.items()
-             if k not in _RESERVED
-             and isinstance(v, str | int | float | bool | list | dict | type(None))}
-    return problem(exc.status, exc.code.replace("_", " ").capitalize(), exc.message,
-                   type_=f"/problems/{exc.code}", code=exc.code, **extra)
+    return JSONResponse(domain_problem_body(exc), status_code=exc.status, media_type=PROBLEM)
 
 
 def _reject_constant(name: str) -> Any:
@@ -103,15 +125,19 @@ def parse_strict(raw: bytes, max_depth: int = 64) -> Any:
     if text.startswith("\ufeff"):
         raise BadJSON("a byte order mark is not allowed")
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_check_pairs,
-                           parse_int=_check_int, parse_float=_check_float)
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_check_pairs,
+            parse_int=_check_int,
+            parse_float=_check_float,
+        )
     except RecursionError as exc:
         raise BadJSON("nesting too deep") from exc
     except BadJSON:
         raise
     except json.JSONDecodeError as exc:
-        raise BadJSON(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from exc
+        raise BadJSON(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except ValueError as exc:  # e.g. an integer literal too long to convert
         raise BadJSON(f"invalid JSON: {exc}") from exc
     _walk(value, 0, max_depth)
@@ -135,12 +161,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reply(scope, receive, send, 413, "Request body too large",
-                              f"the limit is {self.max_bytes} bytes")
+            await self._reply(
+                scope,
+                receive,
+                send,
+                413,
+                "Request body too large",
+                f"the limit is {self.max_bytes} bytes",
+            )
             return
         chunks: list[bytes] = []
         size = 0
@@ -152,8 +185,14 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._reply(scope, receive, send, 413, "Request body too large",
-                                  f"the limit is {self.max_bytes} bytes")
+                await self._reply(
+                    scope,
+                    receive,
+                    send,
+                    413,
+                    "Request body too large",
+                    f"the limit is {self.max_bytes} bytes",
+                )
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -176,12 +215,13 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _reply(scope: Scope, receive: Receive, send: Send, status: int, title: str,
-                     detail: str) -> None:
+    async def _reply(
+        scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str
+    ) -> None:
         await problem(status, title, detail)(scope, receive, send)
 
 
-def install_handlers(app: Any) -> None:
+def install_handlers(app: FastAPI) -> None:
     """Register problem+json handlers for every error a route can raise."""
 
     @app.exception_handler(DomainError)
@@ -190,10 +230,17 @@ def install_handlers(app: Any) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
-                  for e in exc.errors()][:20]
-        return problem(422, "Invalid request", "the request does not match the schema",
-                       type_="/problems/invalid_request", errors=errors)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ][:20]
+        return problem(
+            422,
+            "Invalid request",
+            "the request does not match the schema",
+            type_="/problems/invalid_request",
+            extra={"errors": errors},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -40,30 +40,57 @@ async def healthz(svc: Svc) -> dict[str, Any]:
 async def get_catalogue() -> dict[str, Any]:
     """The workflow catalogue: steps, features, templates and built-in rules."""
     return {
-        "steps": [{"id": s.id, "title": s.title, "substeps": list(s.substeps),
-                   "requires": list(s.requires), "estimatedMinutes": s.estimated_minutes,
-                   "skippable": s.skippable, "description": s.description}
-                  for s in catalogue.STEPS],
-        "features": [{"id": f.id, "title": f.title, "description": f.description,
-                      "dependencies": list(f.dependencies),
-                      "requiresSteps": list(f.requires_steps), "premium": f.premium,
-                      "estimatedMinutes": f.estimated_minutes}
-                     for f in catalogue.FEATURES.values()],
-        "templates": [{"id": t.id, "title": t.title, "description": t.description,
-                       "colors": t.colors, "fonts": t.fonts, "sections": list(t.sections)}
-                      for t in catalogue.TEMPLATES.values()],
-        "rules": [{"id": r.id, "when": r.when, "action": r.action, "target": r.target,
-                   "reason": r.reason} for r in catalogue.RULES],
+        "steps": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "substeps": list(s.substeps),
+                "requires": list(s.requires),
+                "estimatedMinutes": s.estimated_minutes,
+                "skippable": s.skippable,
+                "description": s.description,
+            }
+            for s in catalogue.STEPS
+        ],
+        "features": [
+            {
+                "id": f.id,
+                "title": f.title,
+                "description": f.description,
+                "dependencies": list(f.dependencies),
+                "requiresSteps": list(f.requires_steps),
+                "premium": f.premium,
+                "estimatedMinutes": f.estimated_minutes,
+            }
+            for f in catalogue.FEATURES.values()
+        ],
+        "templates": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "description": t.description,
+                "colors": t.colors,
+                "fonts": t.fonts,
+                "sections": list(t.sections),
+            }
+            for t in catalogue.TEMPLATES.values()
+        ],
+        "rules": [
+            {"id": r.id, "when": r.when, "action": r.action, "target": r.target, "reason": r.reason}
+            for r in catalogue.RULES
+        ],
     }
 
 
 @router.post("/api/identity", status_code=201, tags=["identity"])
-async def create_identity(request: Request, svc: Svc, body: IdentityIn | None = None
-                          ) -> dict[str, Any]:
+async def create_identity(
+    request: Request, svc: Svc, body: IdentityIn | None = None
+) -> dict[str, Any]:
     """Create an API identity; the bearer token is shown once."""
     svc.identity_limiter.hit(_client_key(request))
     cred = await anyio.to_thread.run_sync(
-        lambda: svc.identity.create_user("bearer", body.displayName if body else ""))
+        lambda: svc.identity.create_user("bearer", body.displayName if body else "")
+    )
     return {"userId": cred.user_id, "token": cred.token, "tokenType": "bearer"}
 
 
@@ -95,14 +122,14 @@ async def new_token(who: CallerDep, svc: Svc) -> dict[str, Any]:
 @router.post("/api/pairing", status_code=201, tags=["identity"])
 async def create_pairing(who: CallerDep, svc: Svc) -> dict[str, Any]:
     """A one-time code to continue on another device as the same owner (10 minutes)."""
-    code, expires = await anyio.to_thread.run_sync(svc.identity.create_pairing_code,
-                                                   who.user_id)
+    code, expires = await anyio.to_thread.run_sync(svc.identity.create_pairing_code, who.user_id)
     return {"code": code, "expiresAt": expires.isoformat()}
 
 
 @router.post("/api/pairing/redeem", tags=["identity"])
-async def redeem_pairing(body: PairingRedeemIn, request: Request, response: Response,
-                         svc: Svc) -> dict[str, Any]:
+async def redeem_pairing(
+    body: PairingRedeemIn, request: Request, response: Response, svc: Svc
+) -> dict[str, Any]:
     svc.identity_limiter.hit(_client_key(request))
     kind: Any = "guest" if body.mode == "cookie" else "bearer"
     cred = await anyio.to_thread.run_sync(svc.identity.redeem_pairing_code, body.code, kind)

@@ -34,7 +34,7 @@ def base_version(if_match: str | None) -> int | None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
-        raise InvalidInput("If-Match must be a session version such as \"12\"")
+        raise InvalidInput('If-Match must be a session version such as "12"')
     return int(text)
 
 
@@ -60,17 +60,27 @@ def document_response(doc: JSONObject, status_code: int = 200) -> JSONResponse:
     return JSONResponse(doc, status_code=status_code, headers={"ETag": etag(doc["version"])})
 
 
-async def run_command(svc: Svc, who: CallerDep, session_id: str, name: str,
-                      args: JSONObject | None = None, if_match: str | None = None) -> JSONResponse:
+async def run_command(
+    svc: Svc,
+    who: CallerDep,
+    session_id: str,
+    name: str,
+    args: JSONObject | None = None,
+    if_match: str | None = None,
+) -> JSONResponse:
     outcome: Outcome = await anyio.to_thread.run_sync(
-        lambda: svc.sessions.command(who.user_id, session_id, name, args, base_version(if_match)))
+        lambda: svc.sessions.command(who.user_id, session_id, name, args, base_version(if_match))
+    )
     if outcome.document is None:  # nothing changed: answer with the current state
         row = await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
         return document_response(row.document)
     response = document_response(outcome.document)
     if outcome.conflicts:
-        return JSONResponse({"session": outcome.document, "conflicts": outcome.conflicts},
-                            status_code=409, headers={"ETag": etag(outcome.version)})
+        return JSONResponse(
+            {"session": outcome.document, "conflicts": outcome.conflicts},
+            status_code=409,
+            headers={"ETag": etag(outcome.version)},
+        )
     return response
 
 
@@ -90,9 +100,14 @@ class CreateIn(BaseModel):
 @router.post("", status_code=201)
 async def create_session(svc: Svc, who: CallerDep, body: CreateIn | None = None) -> JSONResponse:
     body = body or CreateIn()
-    row = await anyio.to_thread.run_sync(lambda: svc.sessions.create(
-        who.user_id, title=body.title, quick_create=body.quickCreate,
-        target=body.target.model_dump() if body.target else None))
+    row = await anyio.to_thread.run_sync(
+        lambda: svc.sessions.create(
+            who.user_id,
+            title=body.title,
+            quick_create=body.quickCreate,
+            target=body.target.model_dump() if body.target else None,
+        )
+    )
     response = document_response(row.document, 201)
     response.headers["Location"] = f"/api/sessions/{row.id}"
     return response
@@ -100,11 +115,14 @@ async def create_session(svc: Svc, who: CallerDep, body: CreateIn | None = None)
 
 @router.get("")
 async def list_sessions(
-    svc: Svc, who: CallerDep,
+    svc: Svc,
+    who: CallerDep,
     status: Annotated[list[str] | None, Query(max_length=10)] = None,
     step: Annotated[list[str] | None, Query(max_length=10)] = None,
-    createdFrom: datetime | None = None, createdTo: datetime | None = None,
-    activeFrom: datetime | None = None, activeTo: datetime | None = None,
+    createdFrom: datetime | None = None,
+    createdTo: datetime | None = None,
+    activeFrom: datetime | None = None,
+    activeTo: datetime | None = None,
     resumable: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Literal[ORDER_FIELDS] = "last_active_at",  # type: ignore[valid-type]
@@ -116,13 +134,22 @@ async def list_sessions(
     for dt in (createdFrom, createdTo, activeFrom, activeTo):
         if dt is not None and dt.tzinfo is None:
             raise InvalidInput("dates need a time zone, e.g. 2026-11-25T00:00:00Z")
-    query = SessionQuery(statuses=tuple(status or ()), steps=tuple(step or ()),
-                         created_from=createdFrom, created_to=createdTo, active_from=activeFrom,
-                         active_to=activeTo, resumable=resumable, text=q, order_by=order,
-                         descending=desc, limit=limit, offset=offset)
-    rows, total = await anyio.to_thread.run_sync(svc.sessions.list, who.user_id, query)
-    return {"items": [summary(r) for r in rows], "total": total, "limit": limit,
-            "offset": offset}
+    query = SessionQuery(
+        statuses=tuple(status or ()),
+        steps=tuple(step or ()),
+        created_from=createdFrom,
+        created_to=createdTo,
+        active_from=activeFrom,
+        active_to=activeTo,
+        resumable=resumable,
+        text=q,
+        order_by=order,
+        descending=desc,
+        limit=limit,
+        offset=offset,
+    )
+    rows, total = await anyio.to_thread.run_sync(svc.sessions.search, who.user_id, query)
+    return {"items": [summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{session_id}")
@@ -141,15 +168,35 @@ async def delete_session(session_id: str, svc: Svc, who: CallerDep) -> Response:
 async def export_session(session_id: str, svc: Svc, who: CallerDep) -> JSONObject:
     """Everything kept about the session: document, mutation log and conflicts."""
     row, entries, _ = await anyio.to_thread.run_sync(
-        lambda: svc.sessions.log_since(who.user_id, session_id, 0, 100_000))
+        lambda: svc.sessions.log_since(who.user_id, session_id, 0, 100_000)
+    )
     conflicts = await anyio.to_thread.run_sync(svc.sessions.conflicts, who.user_id, session_id)
     return {
         "session": row.document,
-        "log": [{"version": e.version, "clientID": e.client_id, "mutationID": e.mutation_id,
-                 "name": e.name, "args": e.args, "ops": e.ops, "conflicts": e.conflicts,
-                 "at": e.created_at.isoformat()} for e in entries],
-        "conflicts": [{"id": c.id, "path": c.path, "yours": c.yours, "theirs": c.theirs,
-                       "status": c.status, "resolution": c.resolution} for c in conflicts],
+        "log": [
+            {
+                "version": e.version,
+                "clientID": e.client_id,
+                "mutationID": e.mutation_id,
+                "name": e.name,
+                "args": e.args,
+                "ops": e.ops,
+                "conflicts": e.conflicts,
+                "at": e.created_at.isoformat(),
+            }
+            for e in entries
+        ],
+        "conflicts": [
+            {
+                "id": c.id,
+                "path": c.path,
+                "yours": c.yours,
+                "theirs": c.theirs,
+                "status": c.status,
+                "resolution": c.resolution,
+            }
+            for c in conflicts
+        ],
     }
 
 
@@ -180,8 +227,9 @@ class SubstepIn(BaseModel):
 
 
 @router.post("/{session_id}/steps/{step}/enter")
-async def enter_step(session_id: str, step: str, svc: Svc, who: CallerDep,
-                     body: EnterIn | None = None) -> JSONResponse:
+async def enter_step(
+    session_id: str, step: str, svc: Svc, who: CallerDep, body: EnterIn | None = None
+) -> JSONResponse:
     args: JSONObject = {"step": step}
     if body and body.substep:
         args["substep"] = body.substep
@@ -189,17 +237,23 @@ async def enter_step(session_id: str, step: str, svc: Svc, who: CallerDep,
 
 
 @router.post("/{session_id}/steps/{step}/{action}")
-async def step_action(session_id: str, step: str,
-                      action: Literal["complete", "skip"], svc: Svc,
-                      who: CallerDep) -> JSONResponse:
+async def step_action(
+    session_id: str, step: str, action: Literal["complete", "skip"], svc: Svc, who: CallerDep
+) -> JSONResponse:
     return await run_command(svc, who, session_id, f"step.{action}", {"step": step})
 
 
 @router.post("/{session_id}/steps/{step}/substeps/{substep}/{action}")
-async def substep_action(session_id: str, step: str, substep: str,
-                         action: Literal["start", "complete", "skip", "fail"], svc: Svc,
-                         who: CallerDep, if_match: IfMatch = None,
-                         body: SubstepIn | None = None) -> JSONResponse:
+async def substep_action(
+    session_id: str,
+    step: str,
+    substep: str,
+    action: Literal["start", "complete", "skip", "fail"],
+    svc: Svc,
+    who: CallerDep,
+    if_match: IfMatch = None,
+    body: SubstepIn | None = None,
+) -> JSONResponse:
     args: JSONObject = {"step": step, "substep": substep}
     if body and body.data is not None:
         args["data"] = body.data
@@ -212,8 +266,10 @@ async def substep_action(session_id: str, step: str, substep: str,
 async def step_states(session_id: str, svc: Svc, who: CallerDep) -> JSONObject:
     """All nine steps with status, completion, reachability and missing prerequisites."""
     row = await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
-    return {"progress": progress.overall_progress(row.document),
-            "steps": [s.to_json() for s in navigation.step_states(row.document)]}
+    return {
+        "progress": progress.overall_progress(row.document),
+        "steps": [s.to_json() for s in navigation.step_states(row.document)],
+    }
 
 
 @router.get("/{session_id}/breadcrumbs")
@@ -230,9 +286,13 @@ async def recommendation(session_id: str, svc: Svc, who: CallerDep) -> JSONObjec
 
 
 @router.get("/{session_id}/link")
-async def make_link(session_id: str, svc: Svc, who: CallerDep,
-                    step: Annotated[str | None, Query(max_length=64)] = None,
-                    substep: Annotated[str | None, Query(max_length=64)] = None) -> JSONObject:
+async def make_link(
+    session_id: str,
+    svc: Svc,
+    who: CallerDep,
+    step: Annotated[str | None, Query(max_length=64)] = None,
+    substep: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONObject:
     """A deep link to a step/substep of the session (the current one by default)."""
     row = await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
     step = step or row.document["currentStep"]
@@ -249,18 +309,42 @@ class FeatureIn(BaseModel):
 
 
 @router.put("/{session_id}/features/{feature}")
-async def toggle_feature(session_id: str, feature: str, body: FeatureIn, svc: Svc,
-                         who: CallerDep, if_match: IfMatch = None) -> JSONResponse:
-    return await run_command(svc, who, session_id, "feature.toggle",
-                             {"feature": feature, "enabled": body.enabled}, if_match)
+async def toggle_feature(
+    session_id: str,
+    feature: str,
+    body: FeatureIn,
+    svc: Svc,
+    who: CallerDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    return await run_command(
+        svc,
+        who,
+        session_id,
+        "feature.toggle",
+        {"feature": feature, "enabled": body.enabled},
+        if_match,
+    )
 
 
 @router.patch("/{session_id}/features/{feature}/configuration")
-async def configure_feature(session_id: str, feature: str, body: JSONObject, svc: Svc,
-                            who: CallerDep, if_match: IfMatch = None) -> JSONResponse:
+async def configure_feature(
+    session_id: str,
+    feature: str,
+    body: JSONObject,
+    svc: Svc,
+    who: CallerDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
     """Merge configuration keys (null removes a key)."""
-    return await run_command(svc, who, session_id, "feature.configure",
-                             {"feature": feature, "configuration": body}, if_match)
+    return await run_command(
+        svc,
+        who,
+        session_id,
+        "feature.configure",
+        {"feature": feature, "configuration": body},
+        if_match,
+    )
 
 
 class TemplateIn(BaseModel):
@@ -268,25 +352,36 @@ class TemplateIn(BaseModel):
 
 
 @router.put("/{session_id}/template")
-async def select_template(session_id: str, body: TemplateIn, svc: Svc, who: CallerDep,
-                          if_match: IfMatch = None) -> JSONResponse:
-    return await run_command(svc, who, session_id, "template.select",
-                             {"template": body.template}, if_match)
+async def select_template(
+    session_id: str, body: TemplateIn, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
+    return await run_command(
+        svc, who, session_id, "template.select", {"template": body.template}, if_match
+    )
 
 
 @router.patch("/{session_id}/template/customizations/{template}")
-async def customize_template(session_id: str, template: str, body: JSONObject, svc: Svc,
-                             who: CallerDep, if_match: IfMatch = None) -> JSONResponse:
+async def customize_template(
+    session_id: str,
+    template: str,
+    body: JSONObject,
+    svc: Svc,
+    who: CallerDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
     """Merge colours, fonts, sectionOrder entries and hiddenSections (null removes)."""
-    return await run_command(svc, who, session_id, "template.customize",
-                             {**body, "template": template}, if_match)
+    return await run_command(
+        svc, who, session_id, "template.customize", {**body, "template": template}, if_match
+    )
 
 
 @router.put("/{session_id}/target")
-async def set_target(session_id: str, body: TargetIn, svc: Svc, who: CallerDep,
-                     if_match: IfMatch = None) -> JSONResponse:
-    return await run_command(svc, who, session_id, "target.set",
-                             body.model_dump(exclude_unset=True), if_match)
+async def set_target(
+    session_id: str, body: TargetIn, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
+    return await run_command(
+        svc, who, session_id, "target.set", body.model_dump(exclude_unset=True), if_match
+    )
 
 
 # forms and validation --------------------------------------------------------------------------
@@ -309,13 +404,19 @@ def _field_args(body: FieldIn) -> JSONObject:
 
 
 @router.put("/{session_id}/forms/{form}")
-async def save_form(session_id: str, form: str, body: FormIn, svc: Svc, who: CallerDep,
-                    if_match: IfMatch = None) -> JSONResponse:
+async def save_form(
+    session_id: str, form: str, body: FormIn, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
     """Save a form's fields (value, dirty, touched, valid, errors, warnings) and metadata."""
     fields = {name: _field_args(f) for name, f in body.fields.items()}
-    return await run_command(svc, who, session_id, "form.save",
-                             {"form": form, "fields": fields, "metadata": body.metadata},
-                             if_match)
+    return await run_command(
+        svc,
+        who,
+        session_id,
+        "form.save",
+        {"form": form, "fields": fields, "metadata": body.metadata},
+        if_match,
+    )
 
 
 @router.get("/{session_id}/forms/{form}")
@@ -329,10 +430,23 @@ async def get_form(session_id: str, form: str, svc: Svc, who: CallerDep) -> JSON
 
 
 @router.put("/{session_id}/forms/{form}/fields/{field}")
-async def set_field(session_id: str, form: str, field: str, body: FieldIn, svc: Svc,
-                    who: CallerDep, if_match: IfMatch = None) -> JSONResponse:
-    return await run_command(svc, who, session_id, "form.setField",
-                             {"form": form, "field": field, **_field_args(body)}, if_match)
+async def set_field(
+    session_id: str,
+    form: str,
+    field: str,
+    body: FieldIn,
+    svc: Svc,
+    who: CallerDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    return await run_command(
+        svc,
+        who,
+        session_id,
+        "form.setField",
+        {"form": form, "field": field, **_field_args(body)},
+        if_match,
+    )
 
 
 @router.delete("/{session_id}/forms/{form}")
@@ -347,7 +461,9 @@ class ValidationIn(BaseModel):
 
 
 @router.put("/{session_id}/validation/{key}")
-async def set_validation(session_id: str, key: str, body: ValidationIn, svc: Svc,
-                         who: CallerDep) -> JSONResponse:
-    return await run_command(svc, who, session_id, "validation.set",
-                             {"key": key, **body.model_dump()})
+async def set_validation(
+    session_id: str, key: str, body: ValidationIn, svc: Svc, who: CallerDep
+) -> JSONResponse:
+    return await run_command(
+        svc, who, session_id, "validation.set", {"key": key, **body.model_dump()}
+    )

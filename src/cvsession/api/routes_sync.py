@@ -6,7 +6,6 @@ replays are acknowledged without effect, gaps are refused, and the cookie is the
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from cvsession.api.app import CallerDep, Svc
-from cvsession.api.problems import PROBLEM, domain_problem, is_json_type
+from cvsession.api.problems import PROBLEM, domain_problem_body, is_json_type
 from cvsession.api.routes_sessions import IfMatch, run_command
 from cvsession.core.document import split_pointer
 from cvsession.core.errors import InvalidInput, UnsupportedMediaType
@@ -46,61 +45,87 @@ async def push(session_id: str, body: PushIn, svc: Svc, who: CallerDep) -> JSONR
     Processing stops at the first gap (409 with the results so far); permanent errors are
     reported per mutation and still consume the id.
     """
-    mutations = [Mutation(body.clientID, m.id, m.name, {} if m.args is None else m.args,
-                          m.baseVersion, m.hlc) for m in body.mutations]
+    mutations = [
+        Mutation(
+            body.clientID, m.id, m.name, {} if m.args is None else m.args, m.baseVersion, m.hlc
+        )
+        for m in body.mutations
+    ]
     outcomes, gap = await svc.sessions.apush(who.user_id, session_id, mutations)
     results = [o.to_json() for o in outcomes]
     last = next((o.last_mutation_id for o in reversed(outcomes)), None)
     if gap is not None:
-        payload = json.loads(domain_problem(gap).body)
+        payload = domain_problem_body(gap)
         payload.update(lastMutationID=last, results=results)
         return JSONResponse(payload, status_code=409, media_type=PROBLEM)
     return JSONResponse({"lastMutationID": last, "results": results})
 
 
 @router.get("/sessions/{session_id}/pull")
-async def pull(session_id: str, svc: Svc, who: CallerDep,
-               cookie: Annotated[int, Query(ge=0)] = 0,
-               clientID: Annotated[str | None, Query(max_length=64)] = None) -> JSONResponse:
+async def pull(
+    session_id: str,
+    svc: Svc,
+    who: CallerDep,
+    cookie: Annotated[int, Query(ge=0)] = 0,
+    clientID: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONResponse:
     """Everything since `cookie` as RFC 6902 ops, or the whole document if the cookie is too old."""
     row, entries, oldest = await anyio.to_thread.run_sync(
-        lambda: svc.sessions.log_since(who.user_id, session_id, cookie, 5000))
+        lambda: svc.sessions.log_since(who.user_id, session_id, cookie, 5000)
+    )
     client_last = None
     if clientID:
-        client_last = await anyio.to_thread.run_sync(svc.sessions.client_last, who.user_id,
-                                                     clientID)
-    reset = (cookie > row.version or (cookie < row.version and (
-        not entries or entries[0].version != cookie + 1 or entries[-1].version != row.version))
-        or (oldest is not None and cookie + 1 < oldest))
+        client_last = await anyio.to_thread.run_sync(
+            svc.sessions.client_last, who.user_id, clientID
+        )
+    reset = (
+        cookie > row.version
+        or (
+            cookie < row.version
+            and (
+                not entries
+                or entries[0].version != cookie + 1
+                or entries[-1].version != row.version
+            )
+        )
+        or (oldest is not None and cookie + 1 < oldest)
+    )
     body: dict[str, Any] = {"cookie": row.version, "lastMutationID": client_last}
     if reset:
         body["reset"] = True
         body["document"] = row.document
         body["ops"] = [{"op": "replace", "path": "", "value": row.document}]
     else:
-        body["ops"] = [{k: v for k, v in op.items() if k != "old"}
-                       for e in entries for op in e.ops]
-        body["ops"].extend({"op": "replace", "path": "/version", "value": e.version}
-                           for e in entries[-1:])
+        body["ops"] = [{k: v for k, v in op.items() if k != "old"} for e in entries for op in e.ops]
+        body["ops"].extend(
+            {"op": "replace", "path": "/version", "value": e.version} for e in entries[-1:]
+        )
     return JSONResponse(body)
 
 
-async def _raw_patch(request: Request, svc: Svc, who: CallerDep, session_id: str, root: str,
-                     if_match: str | None) -> JSONResponse:
+async def _raw_patch(
+    request: Request, svc: Svc, who: CallerDep, session_id: str, root: str, if_match: str | None
+) -> JSONResponse:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != JSON_PATCH:
         raise UnsupportedMediaType(f"send the patch as {JSON_PATCH}")
     ops = request.state.json if hasattr(request.state, "json") else None
     if ops is None:
         raise InvalidInput("the body must be a JSON Patch document (an array of operations)")
-    return await run_command(svc, who, session_id, "patch", {"ops": ops, "root": root},
-                             if_match)
+    return await run_command(svc, who, session_id, "patch", {"ops": ops, "root": root}, if_match)
 
 
-@router.patch("/sessions/{session_id}", openapi_extra={"requestBody": {"content": {
-    JSON_PATCH: {"schema": {"type": "array", "items": {"type": "object"}}}}}})
-async def patch_session(session_id: str, request: Request, svc: Svc, who: CallerDep,
-                        if_match: IfMatch = None) -> JSONResponse:
+@router.patch(
+    "/sessions/{session_id}",
+    openapi_extra={
+        "requestBody": {
+            "content": {JSON_PATCH: {"schema": {"type": "array", "items": {"type": "object"}}}}
+        }
+    },
+)
+async def patch_session(
+    session_id: str, request: Request, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
     """RFC 6902 on the whole session document, all or nothing, then validated.
 
     Only content roots may be patched (title, template, forms, validation, ui, navigation, cv,
@@ -109,10 +134,17 @@ async def patch_session(session_id: str, request: Request, svc: Svc, who: Caller
     return await _raw_patch(request, svc, who, session_id, "", if_match)
 
 
-@router.patch("/sessions/{session_id}/data", openapi_extra={"requestBody": {"content": {
-    JSON_PATCH: {"schema": {"type": "array", "items": {"type": "object"}}}}}})
-async def patch_data(session_id: str, request: Request, svc: Svc, who: CallerDep,
-                     if_match: IfMatch = None) -> JSONResponse:
+@router.patch(
+    "/sessions/{session_id}/data",
+    openapi_extra={
+        "requestBody": {
+            "content": {JSON_PATCH: {"schema": {"type": "array", "items": {"type": "object"}}}}
+        }
+    },
+)
+async def patch_data(
+    session_id: str, request: Request, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
     """RFC 6902 on the session's free-form `data` value (any JSON)."""
     return await _raw_patch(request, svc, who, session_id, "/data", if_match)
 
@@ -124,14 +156,17 @@ async def get_data(session_id: str, svc: Svc, who: CallerDep) -> JSONResponse:
 
 
 @router.put("/sessions/{session_id}/data")
-async def put_data(session_id: str, request: Request, svc: Svc, who: CallerDep,
-                   if_match: IfMatch = None) -> JSONResponse:
+async def put_data(
+    session_id: str, request: Request, svc: Svc, who: CallerDep, if_match: IfMatch = None
+) -> JSONResponse:
     """Replace the free-form `data` value with any JSON value."""
     if not is_json_type(request.headers.get("content-type", "")) or not hasattr(
-            request.state, "json"):
+        request.state, "json"
+    ):
         raise InvalidInput("send a JSON body (application/json)")
-    response = await run_command(svc, who, session_id, "data.put",
-                                 {"value": request.state.json}, if_match)
+    response = await run_command(
+        svc, who, session_id, "data.put", {"value": request.state.json}, if_match
+    )
     return response
 
 
@@ -142,19 +177,31 @@ class ResolveIn(BaseModel):
 
 
 @router.get("/sessions/{session_id}/conflicts")
-async def list_conflicts(session_id: str, svc: Svc, who: CallerDep,
-                         status: Literal["open", "resolved"] | None = None) -> dict[str, Any]:
-    rows = await anyio.to_thread.run_sync(svc.sessions.conflicts, who.user_id, session_id,
-                                          status)
-    return {"conflicts": [{"id": c.id, "path": c.path, "yours": c.yours, "theirs": c.theirs,
-                           "version": c.version, "status": c.status,
-                           "resolution": c.resolution, "createdAt": c.created_at.isoformat()}
-                          for c in rows]}
+async def list_conflicts(
+    session_id: str, svc: Svc, who: CallerDep, status: Literal["open", "resolved"] | None = None
+) -> dict[str, Any]:
+    rows = await anyio.to_thread.run_sync(svc.sessions.conflicts, who.user_id, session_id, status)
+    return {
+        "conflicts": [
+            {
+                "id": c.id,
+                "path": c.path,
+                "yours": c.yours,
+                "theirs": c.theirs,
+                "version": c.version,
+                "status": c.status,
+                "resolution": c.resolution,
+                "createdAt": c.created_at.isoformat(),
+            }
+            for c in rows
+        ]
+    }
 
 
 @router.post("/sessions/{session_id}/conflicts/{conflict_id}/resolve")
-async def resolve_conflict(session_id: str, conflict_id: str, body: ResolveIn, svc: Svc,
-                           who: CallerDep) -> JSONResponse:
+async def resolve_conflict(
+    session_id: str, conflict_id: str, body: ResolveIn, svc: Svc, who: CallerDep
+) -> JSONResponse:
     """Keep mine, keep theirs, or write a new value; the resolution is itself a mutation."""
     args: dict[str, Any] = {"conflictId": conflict_id, "choice": body.choice}
     if body.choice == "value":
@@ -164,33 +211,52 @@ async def resolve_conflict(session_id: str, conflict_id: str, body: ResolveIn, s
 
 # history ---------------------------------------------------------------------------------------
 @router.get("/sessions/{session_id}/history")
-async def field_history(session_id: str, svc: Svc, who: CallerDep,
-                        path: Annotated[str, Query(max_length=1000)] = "",
-                        since: Annotated[int, Query(ge=0)] = 0,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+async def field_history(
+    session_id: str,
+    svc: Svc,
+    who: CallerDep,
+    path: Annotated[str, Query(max_length=1000)] = "",
+    since: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     """Changes to `path` (a JSON Pointer; all changes if empty): what it held before each."""
     try:
         split_pointer(path)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     _, entries, _ = await anyio.to_thread.run_sync(
-        lambda: svc.sessions.log_since(who.user_id, session_id, since, 100_000))
+        lambda: svc.sessions.log_since(who.user_id, session_id, since, 100_000)
+    )
     changes: list[dict[str, Any]] = []
     for e in entries:
         for op in e.ops:
             p = op["path"]
             if not path or p == path or p.startswith(path + "/") or path.startswith(p + "/"):
-                changes.append({"version": e.version, "name": e.name, "clientID": e.client_id,
-                                "at": e.created_at.isoformat(), "op": op["op"], "path": p,
-                                "value": op.get("value"), "old": op.get("old")})
+                changes.append(
+                    {
+                        "version": e.version,
+                        "name": e.name,
+                        "clientID": e.client_id,
+                        "at": e.created_at.isoformat(),
+                        "op": op["op"],
+                        "path": p,
+                        "value": op.get("value"),
+                        "old": op.get("old"),
+                    }
+                )
     return {"path": path, "changes": changes[-limit:]}
 
 
 @router.get("/links/resolve")
-async def resolve_link(svc: Svc, who: CallerDep,
-                       url: Annotated[str, Query(max_length=4096)]) -> dict[str, Any]:
+async def resolve_link(
+    svc: Svc, who: CallerDep, url: Annotated[str, Query(max_length=4096)]
+) -> dict[str, Any]:
     """Turn a deep link into the full state it points at (404 if not the caller's)."""
     link, row = await anyio.to_thread.run_sync(svc.sessions.resolve_link, who.user_id, url)
-    return {"sessionId": link.session_id, "step": link.step, "substep": link.substep,
-            "params": dict(link.params), "session": row.document}
-
+    return {
+        "sessionId": link.session_id,
+        "step": link.step,
+        "substep": link.substep,
+        "params": dict(link.params),
+        "session": row.document,
+    }

@@ -17,8 +17,14 @@ def obj(value: Any, name: str = "args") -> dict[str, Any]:
     return value
 
 
-def text(args: dict[str, Any], key: str, *, max_len: int = MAX_TEXT, optional: bool = False,
-         allow_empty: bool = True) -> str | None:
+def text(
+    args: dict[str, Any],
+    key: str,
+    *,
+    max_len: int = MAX_TEXT,
+    optional: bool = False,
+    allow_empty: bool = True,
+) -> str | None:
     value = args.get(key)
     if value is None and optional:
         return None
@@ -26,6 +32,8 @@ def text(args: dict[str, Any], key: str, *, max_len: int = MAX_TEXT, optional: b
         raise InvalidInput(f"{key!r} must be a string", field=key)
     if len(value) > max_len:
         raise InvalidInput(f"{key!r} is longer than {max_len} characters", field=key)
+    if "\x00" in value:
+        raise InvalidInput(f"{key!r} must not contain U+0000", field=key)
     if not allow_empty and not value:
         raise InvalidInput(f"{key!r} must not be empty", field=key)
     return value
@@ -44,7 +52,9 @@ def flag(args: dict[str, Any], key: str, default: bool | None = None) -> bool:
     return value
 
 
-def integer(args: dict[str, Any], key: str, *, low: int, high: int, default: int | None = None) -> int:
+def integer(
+    args: dict[str, Any], key: str, *, low: int, high: int, default: int | None = None
+) -> int:
     value = args.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{key!r} must be an integer", field=key)
@@ -53,8 +63,14 @@ def integer(args: dict[str, Any], key: str, *, low: int, high: int, default: int
     return value
 
 
-def str_list(args: dict[str, Any], key: str, *, max_items: int = 100, max_len: int = 1000,
-             default: list[str] | None = None) -> list[str]:
+def str_list(
+    args: dict[str, Any],
+    key: str,
+    *,
+    max_items: int = 100,
+    max_len: int = 1000,
+    default: list[str] | None = None,
+) -> list[str]:
     value = args.get(key, default)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{key!r} must be a list of strings", field=key)
@@ -70,8 +86,9 @@ def step_id(args: dict[str, Any], key: str = "step") -> str:
     return value
 
 
-def substep_id(args: dict[str, Any], step: str, key: str = "substep",
-               optional: bool = False) -> str | None:
+def substep_id(
+    args: dict[str, Any], step: str, key: str = "substep", optional: bool = False
+) -> str | None:
     value = args.get(key)
     if value is None and optional:
         return None
@@ -92,9 +109,7 @@ def feature_id(args: dict[str, Any], key: str = "feature") -> str:
 
 def template_id(value: Any, key: str = "template") -> str:
     if not isinstance(value, str) or value not in catalogue.TEMPLATES:
-        raise InvalidInput(
-            f"{key!r} must be one of {', '.join(catalogue.TEMPLATES)}", field=key
-        )
+        raise InvalidInput(f"{key!r} must be one of {', '.join(catalogue.TEMPLATES)}", field=key)
     return value
 
 

@@ -57,28 +57,108 @@ class RuleDef:
 
 
 STEPS: tuple[StepDef, ...] = (
-    StepDef("upload", "Upload your CV", ("file-select", "file-validate", "file-upload"), (), 2,
-            description="Choose a PDF or DOCX file, or paste your CV as text."),
-    StepDef("processing", "Processing", ("text-extract", "ai-analysis", "structure-parse"),
-            ("upload",), 3, description="We extract the text and parse it into sections."),
-    StepDef("analysis", "Analysis", ("content-analyze", "improvements-identify", "keywords-extract"),
-            ("upload", "processing"), 5, description="Review the parsed CV and suggestions."),
-    StepDef("features", "Features", ("features-select", "features-configure", "features-validate"),
-            ("analysis",), 4, description="Choose what your enhanced CV should include."),
-    StepDef("templates", "Templates", ("template-select", "template-customize", "template-preview"),
-            ("analysis",), 3, description="Pick a template and make it yours."),
-    StepDef("preview", "Preview", ("cv-generate", "cv-review", "cv-approve"),
-            ("analysis", "features", "templates"), 5, description="Check the generated CV."),
-    StepDef("results", "Results", ("results-display", "results-download", "results-share"),
-            ("preview",), 2, description="Download or share your CV."),
-    StepDef("keywords", "Keywords", ("keywords-review", "keywords-optimize", "keywords-apply"),
-            ("analysis",), 4, skippable=True,
-            description="Match your CV to a job description (optional)."),
-    StepDef("completed", "Completed", ("completion-confirm",), ("results",), 1,
-            description="All done."),
+    StepDef(
+        "upload",
+        "Upload your CV",
+        ("file-select", "file-validate", "file-upload"),
+        (),
+        2,
+        description="Choose a PDF or DOCX file, or paste your CV as text.",
+    ),
+    StepDef(
+        "processing",
+        "Processing",
+        ("text-extract", "ai-analysis", "structure-parse"),
+        ("upload",),
+        3,
+        description="We extract the text and parse it into sections.",
+    ),
+    StepDef(
+        "analysis",
+        "Analysis",
+        ("content-analyze", "improvements-identify", "keywords-extract"),
+        ("upload", "processing"),
+        5,
+        description="Review the parsed CV and suggestions.",
+    ),
+    StepDef(
+        "features",
+        "Features",
+        ("features-select", "features-configure", "features-validate"),
+        ("analysis",),
+        4,
+        description="Choose what your enhanced CV should include.",
+    ),
+    StepDef(
+        "templates",
+        "Templates",
+        ("template-select", "template-customize", "template-preview"),
+        ("analysis",),
+        3,
+        description="Pick a template and make it yours.",
+    ),
+    StepDef(
+        "preview",
+        "Preview",
+        ("cv-generate", "cv-review", "cv-approve"),
+        ("analysis", "features", "templates"),
+        5,
+        description="Check the generated CV.",
+    ),
+    StepDef(
+        "results",
+        "Results",
+        ("results-display", "results-download", "results-share"),
+        ("preview",),
+        2,
+        description="Download or share your CV.",
+    ),
+    StepDef(
+        "keywords",
+        "Keywords",
+        ("keywords-review", "keywords-optimize", "keywords-apply"),
+        ("analysis",),
+        4,
+        skippable=True,
+        description="Match your CV to a job description (optional).",
+    ),
+    StepDef(
+        "completed", "Completed", ("completion-confirm",), ("results",), 1, description="All done."
+    ),
 )
 
 STEP_IDS: tuple[str, ...] = tuple(s.id for s in STEPS)
+
+# Short titles for substeps, for breadcrumbs and resume hints.
+SUBSTEP_TITLES = MappingProxyType(
+    {
+        "file-select": "Choose a file",
+        "file-validate": "Check the file",
+        "file-upload": "Upload",
+        "text-extract": "Text extraction",
+        "ai-analysis": "AI analysis",
+        "structure-parse": "Structure parsing",
+        "content-analyze": "Content analysis",
+        "improvements-identify": "Suggested improvements",
+        "keywords-extract": "Keyword extraction",
+        "features-select": "Choose features",
+        "features-configure": "Configure features",
+        "features-validate": "Check features",
+        "template-select": "Choose a template",
+        "template-customize": "Customise the template",
+        "template-preview": "Template preview",
+        "cv-generate": "Generate your CV",
+        "cv-review": "Review your CV",
+        "cv-approve": "Approve your CV",
+        "results-display": "Your results",
+        "results-download": "Download",
+        "results-share": "Share",
+        "keywords-review": "Review keywords",
+        "keywords-optimize": "Optimise keywords",
+        "keywords-apply": "Apply keywords",
+        "completion-confirm": "Confirm completion",
+    }
+)
 _STEPS_BY_ID = MappingProxyType({s.id: s for s in STEPS})
 
 
@@ -87,91 +167,219 @@ def _feature(fid: str, title: str, description: str, **kw: Any) -> FeatureDef:
 
 
 _FEATURE_LIST: tuple[FeatureDef, ...] = (
-    _feature("ats-optimization", "ATS optimisation",
-             "Tune wording and structure so applicant tracking systems read your CV well.",
-             requires_steps=("analysis",), estimated_minutes=2,
-             default_configuration={"targetScore": 80}),
-    _feature("keyword-enhancement", "Keyword enhancement",
-             "Weave the keywords of your target role into your CV.",
-             dependencies=("ats-optimization",), requires_steps=("analysis",),
-             estimated_minutes=2, default_configuration={"maxKeywords": 15}),
-    _feature("achievement-highlighting", "Achievement highlighting",
-             "Find and emphasise measurable achievements.",
-             requires_steps=("analysis",), estimated_minutes=2),
-    _feature("skills-visualization", "Skills visualisation",
-             "A chart of your skills by level.", requires_steps=("analysis",),
-             estimated_minutes=1, default_configuration={"chart": "bar"}),
-    _feature("generate-podcast", "Career podcast", "An audio summary of your career.",
-             requires_steps=("analysis",), premium=True, estimated_minutes=5),
-    _feature("privacy-mode", "Privacy mode",
-             "Hide personal details (phone, address, e-mail) in shared versions.",
-             estimated_minutes=1, default_configuration={"maskEmail": True, "maskPhone": True,
-                                                         "maskAddress": True}),
-    _feature("embed-qr-code", "QR code", "A QR code linking to your online CV.",
-             estimated_minutes=1, default_configuration={"target": "share-link"}),
-    _feature("interactive-timeline", "Interactive timeline",
-             "Your experience and education on a timeline.", requires_steps=("analysis",),
-             estimated_minutes=1),
-    _feature("skills-chart", "Skills chart", "A radar chart of skill categories.",
-             dependencies=("skills-visualization",), requires_steps=("analysis",),
-             estimated_minutes=1),
-    _feature("video-introduction", "Video introduction", "A short video about you.",
-             premium=True, estimated_minutes=5),
-    _feature("portfolio-gallery", "Portfolio gallery", "Showcase your projects.",
-             premium=True, estimated_minutes=3),
-    _feature("testimonials-carousel", "Testimonials", "Quotes from references.",
-             premium=True, estimated_minutes=2),
-    _feature("contact-form", "Contact form", "Let readers contact you.",
-             estimated_minutes=1),
-    _feature("social-media-links", "Social media links", "Links to your profiles.",
-             estimated_minutes=1),
-    _feature("availability-calendar", "Availability calendar", "When you can start or meet.",
-             dependencies=("contact-form",), premium=True, estimated_minutes=2),
-    _feature("language-proficiency", "Language proficiency", "Your languages with levels.",
-             requires_steps=("analysis",), estimated_minutes=1),
-    _feature("certification-badges", "Certification badges", "Badges for your certificates.",
-             requires_steps=("analysis",), estimated_minutes=1),
-    _feature("achievements-showcase", "Achievements showcase", "A section for awards.",
-             dependencies=("achievement-highlighting",), requires_steps=("analysis",),
-             estimated_minutes=1),
+    _feature(
+        "ats-optimization",
+        "ATS optimisation",
+        "Tune wording and structure so applicant tracking systems read your CV well.",
+        requires_steps=("analysis",),
+        estimated_minutes=2,
+        default_configuration={"targetScore": 80},
+    ),
+    _feature(
+        "keyword-enhancement",
+        "Keyword enhancement",
+        "Weave the keywords of your target role into your CV.",
+        dependencies=("ats-optimization",),
+        requires_steps=("analysis",),
+        estimated_minutes=2,
+        default_configuration={"maxKeywords": 15},
+    ),
+    _feature(
+        "achievement-highlighting",
+        "Achievement highlighting",
+        "Find and emphasise measurable achievements.",
+        requires_steps=("analysis",),
+        estimated_minutes=2,
+    ),
+    _feature(
+        "skills-visualization",
+        "Skills visualisation",
+        "A chart of your skills by level.",
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+        default_configuration={"chart": "bar"},
+    ),
+    _feature(
+        "generate-podcast",
+        "Career podcast",
+        "An audio summary of your career.",
+        requires_steps=("analysis",),
+        premium=True,
+        estimated_minutes=5,
+    ),
+    _feature(
+        "privacy-mode",
+        "Privacy mode",
+        "Hide personal details (phone, address, e-mail) in shared versions.",
+        estimated_minutes=1,
+        default_configuration={"maskEmail": True, "maskPhone": True, "maskAddress": True},
+    ),
+    _feature(
+        "embed-qr-code",
+        "QR code",
+        "A QR code linking to your online CV.",
+        estimated_minutes=1,
+        default_configuration={"target": "share-link"},
+    ),
+    _feature(
+        "interactive-timeline",
+        "Interactive timeline",
+        "Your experience and education on a timeline.",
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+    ),
+    _feature(
+        "skills-chart",
+        "Skills chart",
+        "A radar chart of skill categories.",
+        dependencies=("skills-visualization",),
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+    ),
+    _feature(
+        "video-introduction",
+        "Video introduction",
+        "A short video about you.",
+        premium=True,
+        estimated_minutes=5,
+    ),
+    _feature(
+        "portfolio-gallery",
+        "Portfolio gallery",
+        "Showcase your projects.",
+        premium=True,
+        estimated_minutes=3,
+    ),
+    _feature(
+        "testimonials-carousel",
+        "Testimonials",
+        "Quotes from references.",
+        premium=True,
+        estimated_minutes=2,
+    ),
+    _feature("contact-form", "Contact form", "Let readers contact you.", estimated_minutes=1),
+    _feature(
+        "social-media-links", "Social media links", "Links to your profiles.", estimated_minutes=1
+    ),
+    _feature(
+        "availability-calendar",
+        "Availability calendar",
+        "When you can start or meet.",
+        dependencies=("contact-form",),
+        premium=True,
+        estimated_minutes=2,
+    ),
+    _feature(
+        "language-proficiency",
+        "Language proficiency",
+        "Your languages with levels.",
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+    ),
+    _feature(
+        "certification-badges",
+        "Certification badges",
+        "Badges for your certificates.",
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+    ),
+    _feature(
+        "achievements-showcase",
+        "Achievements showcase",
+        "A section for awards.",
+        dependencies=("achievement-highlighting",),
+        requires_steps=("analysis",),
+        estimated_minutes=1,
+    ),
 )
 
 FEATURES = MappingProxyType({f.id: f for f in _FEATURE_LIST})
 FEATURE_IDS: tuple[str, ...] = tuple(f.id for f in _FEATURE_LIST)
 
-DEFAULT_SECTIONS = ("basics", "work", "education", "skills", "projects", "awards",
-                    "certificates", "languages", "interests", "references", "volunteer",
-                    "publications")
+DEFAULT_SECTIONS = (
+    "basics",
+    "work",
+    "education",
+    "skills",
+    "projects",
+    "awards",
+    "certificates",
+    "languages",
+    "interests",
+    "references",
+    "volunteer",
+    "publications",
+)
 
-TEMPLATES = MappingProxyType({
-    t.id: t
-    for t in (
-        TemplateDef("modern", "Modern", "Clean single column with an accent colour.",
-                    {"primary": "#1f6feb", "text": "#1b1f24", "background": "#ffffff"},
-                    {"heading": "Inter", "body": "Inter"}, DEFAULT_SECTIONS),
-        TemplateDef("classic", "Classic", "Traditional serif layout.",
-                    {"primary": "#222222", "text": "#222222", "background": "#ffffff"},
-                    {"heading": "Georgia", "body": "Georgia"}, DEFAULT_SECTIONS),
-        TemplateDef("creative", "Creative", "Two columns with a coloured sidebar.",
-                    {"primary": "#b4388c", "text": "#202020", "background": "#fffaf5"},
-                    {"heading": "Poppins", "body": "Source Sans 3"}, DEFAULT_SECTIONS),
-    )
-})
+TEMPLATES = MappingProxyType(
+    {
+        t.id: t
+        for t in (
+            TemplateDef(
+                "modern",
+                "Modern",
+                "Clean single column with an accent colour.",
+                {"primary": "#1f6feb", "text": "#1b1f24", "background": "#ffffff"},
+                {"heading": "Inter", "body": "Inter"},
+                DEFAULT_SECTIONS,
+            ),
+            TemplateDef(
+                "classic",
+                "Classic",
+                "Traditional serif layout.",
+                {"primary": "#222222", "text": "#222222", "background": "#ffffff"},
+                {"heading": "Georgia", "body": "Georgia"},
+                DEFAULT_SECTIONS,
+            ),
+            TemplateDef(
+                "creative",
+                "Creative",
+                "Two columns with a coloured sidebar.",
+                {"primary": "#b4388c", "text": "#202020", "background": "#fffaf5"},
+                {"heading": "Poppins", "body": "Source Sans 3"},
+                DEFAULT_SECTIONS,
+            ),
+        )
+    }
+)
 
 # Built-in conditional rules. Conditions read fields exposed by cvsession.core.rules.
 RULES: tuple[RuleDef, ...] = (
-    RuleDef("skills-chart-needs-skills", {"<": [{"var": "cv.skillCount"}, 1]}, "disable",
-            "skills-visualization", "Your CV lists no skills to chart."),
-    RuleDef("languages-recommended",
-            {">": [{"var": "cv.languageCount"}, 0]}, "recommend", "language-proficiency",
-            "Your CV lists languages."),
-    RuleDef("keywords-with-job-description",
-            {"!=": [{"var": "target.jobDescription"}, ""]}, "recommend", "keyword-enhancement",
-            "You gave a job description to match."),
-    RuleDef("certificates-recommended", {">": [{"var": "cv.certificateCount"}, 0]},
-            "recommend", "certification-badges", "Your CV lists certificates."),
-    RuleDef("privacy-for-public-share", {"==": [{"var": "ui.sharePublic"}, True]}, "require",
-            "privacy-mode", "A public share link hides personal details."),
+    RuleDef(
+        "skills-chart-needs-skills",
+        {"<": [{"var": "cv.skillCount"}, 1]},
+        "disable",
+        "skills-visualization",
+        "Your CV lists no skills to chart.",
+    ),
+    RuleDef(
+        "languages-recommended",
+        {">": [{"var": "cv.languageCount"}, 0]},
+        "recommend",
+        "language-proficiency",
+        "Your CV lists languages.",
+    ),
+    RuleDef(
+        "keywords-with-job-description",
+        {"!=": [{"var": "target.jobDescription"}, ""]},
+        "recommend",
+        "keyword-enhancement",
+        "You gave a job description to match.",
+    ),
+    RuleDef(
+        "certificates-recommended",
+        {">": [{"var": "cv.certificateCount"}, 0]},
+        "recommend",
+        "certification-badges",
+        "Your CV lists certificates.",
+    ),
+    RuleDef(
+        "privacy-for-public-share",
+        {"==": [{"var": "ui.sharePublic"}, True]},
+        "require",
+        "privacy-mode",
+        "A public share link hides personal details.",
+    ),
 )
 
 
@@ -200,3 +408,8 @@ def next_step(step_id: str) -> str | None:
 
 def total_estimated_minutes() -> float:
     return sum(s.estimated_minutes for s in STEPS)
+
+
+def substep_title(substep_id: str) -> str:
+    """Return the short title of a substep (its id if it has none)."""
+    return SUBSTEP_TITLES.get(substep_id, substep_id)

@@ -7,11 +7,14 @@ None). Keys are camelCase because the same document travels to the browser. The 
     createdAt, lastActiveAt, completedAt, pausedAt, schemaVersion, version, quickCreate, jobId,
     steps:      {stepId: {status, completion 0-100, timeSpentMs, interactions, startedAt,
                  completedAt, lastModified, enteredAt,
-                 substeps: {substepId: {status, data, validationErrors, startedAt, completedAt}}}}
+                 substeps: {substepId: {status, data, validationErrors, startedAt,
+                                        completedAt}}}}
     features:   {featureId: {enabled, configuration, progress, dependencies, error}}
     rules:      {ruleId: {when, action, target, reason, sortKey}}   (session-specific rules)
-    template:   {selected, customizations: {templateId: {colors, fonts, sectionOrder, hiddenSections}}}
-                sectionOrder is a keyed map {key: {section, sortKey}}; hiddenSections {section: true}
+    template:   {selected,
+                 customizations: {templateId: {colors, fonts, sectionOrder, hiddenSections}}}
+                sectionOrder is a keyed map {key: {section, sortKey}};
+                hiddenSections {section: true}
     forms:      {formId: {fields: {name: {value, dirty, touched, valid, errors, warnings}},
                  metadata: {version, lastModified, userAgent, formSchema}}}
     validation: {key: {valid, errors, warnings, validatedAt}}
@@ -42,7 +45,18 @@ Document = dict[str, Any]
 # else (identity, status, steps, versions) changes only through named mutations that enforce the
 # workflow's rules.
 PATCHABLE_ROOTS = frozenset(
-    {"title", "template", "forms", "validation", "ui", "navigation", "cv", "target", "data", "rules"}
+    {
+        "title",
+        "template",
+        "forms",
+        "validation",
+        "ui",
+        "navigation",
+        "cv",
+        "target",
+        "data",
+        "rules",
+    }
 )
 
 # Paths whose writes are last-writer-wins (never a conflict). Matched as JSON Pointer prefixes.

@@ -16,7 +16,7 @@ The per-client ordering rules (replays ignored, gaps rejected) live in `check_or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -159,7 +159,6 @@ class MutationContext:
             return False
         base = self.base_version
         fv = self.field_versions
-        tokens = split_pointer(ptr)
         if fv.get("", -1) > base or fv.get(ptr, -1) > base:
             return True
         end = 0

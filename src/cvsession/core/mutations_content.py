@@ -47,8 +47,13 @@ def customize_template(ctx: MutationContext, args: Any) -> None:
         entry = a.obj(entry, f"sectionOrder.{key}")
         section = a.req_text(entry, "section")
         sort_key = a.req_text(entry, "sortKey")
-        ctx.set(*base, "sectionOrder", key, value={"section": section, "sortKey": sort_key},
-                checked=True)
+        ctx.set(
+            *base,
+            "sectionOrder",
+            key,
+            value={"section": section, "sortKey": sort_key},
+            checked=True,
+        )
     for section, hidden in a.obj(args.get("hiddenSections", {}), "hiddenSections").items():
         a.key_name(section, "a section name")
         if not isinstance(hidden, bool):
@@ -90,13 +95,19 @@ def _write_field(ctx: MutationContext, form: str, name: str, entry: dict[str, An
 
 def _touch_form(ctx: MutationContext, form: str, args: dict[str, Any]) -> None:
     meta = a.obj(args.get("metadata", {}), "metadata")
-    ctx.set("forms", form, "metadata", "version",
-            value=(ctx.get("forms", form, "metadata", "version") or 0) + 1)
+    ctx.set(
+        "forms",
+        form,
+        "metadata",
+        "version",
+        value=(ctx.get("forms", form, "metadata", "version") or 0) + 1,
+    )
     ctx.set("forms", form, "metadata", "lastModified", value=iso(ctx.now))
     for key in ("userAgent", "formSchema"):
         if key in meta:
-            ctx.set("forms", form, "metadata", key, value=a.text(meta, key, max_len=500,
-                                                                  optional=True))
+            ctx.set(
+                "forms", form, "metadata", key, value=a.text(meta, key, max_len=500, optional=True)
+            )
         elif ctx.get("forms", form, "metadata", key, default=0) == 0:
             ctx.set("forms", form, "metadata", key, value=None)
 
@@ -135,12 +146,16 @@ def reset_form(ctx: MutationContext, args: Any) -> None:
 def set_validation(ctx: MutationContext, args: Any) -> None:
     args = a.obj(args)
     key = a.key_name(args.get("key"), "the validation key")
-    ctx.set("validation", key, value={
-        "valid": a.flag(args, "valid"),
-        "errors": _messages(args, "errors"),
-        "warnings": _messages(args, "warnings"),
-        "validatedAt": iso(ctx.now),
-    })
+    ctx.set(
+        "validation",
+        key,
+        value={
+            "valid": a.flag(args, "valid"),
+            "errors": _messages(args, "errors"),
+            "warnings": _messages(args, "warnings"),
+            "validatedAt": iso(ctx.now),
+        },
+    )
 
 
 # ui, target, cv, data --------------------------------------------------------------------------
@@ -221,18 +236,25 @@ def patch(ctx: MutationContext, args: Any) -> None:
                 if not tokens or tokens[0] not in PATCHABLE_ROOTS:
                     raise InvalidInput(
                         f"{op[member]!r} cannot be patched; patchable roots are "
-                        + ", ".join(sorted(PATCHABLE_ROOTS)), path=op[member])
+                        + ", ".join(sorted(PATCHABLE_ROOTS)),
+                        path=op[member],
+                    )
     _require_active(ctx)
     stale = [op for op in ops if op["op"] != "test" and ctx.stale(op["path"])]
     if stale:
         conflicts = [
-            {"path": op["path"], "yours": op.get("value"),
-             "theirs": ctx.get_pointer(op["path"], None)}
+            {
+                "path": op["path"],
+                "yours": op.get("value"),
+                "theirs": ctx.get_pointer(op["path"], None),
+            }
             for op in stale
         ]
         raise VersionConflict(
             "the patch was made against an old version and touches fields changed since",
-            conflicts=conflicts, version=ctx.version - 1)
+            conflicts=conflicts,
+            version=ctx.version - 1,
+        )
     new_doc, applied = apply_patch(ctx.doc, ops)
     model.validate_document(new_doc)
     ctx.apply_patch_ops(applied, new_doc)

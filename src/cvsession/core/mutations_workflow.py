@@ -43,8 +43,9 @@ def set_status(ctx: MutationContext, target: str) -> None:
 def _require_active(ctx: MutationContext) -> None:
     status = ctx.get("status")
     if status in ("expired", "completed"):
-        raise IllegalTransition(f"the session is {status}; it can no longer be changed",
-                                session_status=status)
+        raise IllegalTransition(
+            f"the session is {status}; it can no longer be changed", session_status=status
+        )
 
 
 def _activate(ctx: MutationContext) -> None:
@@ -57,8 +58,9 @@ def _activate(ctx: MutationContext) -> None:
 def _require_prerequisites(ctx: MutationContext, step: str) -> None:
     missing = navigation.missing_prerequisites(ctx.doc, step)
     if missing:
-        raise PrerequisiteMissing(navigation.prerequisite_reason(step, missing), step=step,
-                                  missing=missing)
+        raise PrerequisiteMissing(
+            navigation.prerequisite_reason(step, missing), step=step, missing=missing
+        )
 
 
 def _set_step_status(ctx: MutationContext, step: str, target: str) -> None:
@@ -98,8 +100,12 @@ def _close_open_interval(ctx: MutationContext, step: str) -> int:
         return 0
     elapsed = int((ctx.now - parse_iso(entered)).total_seconds() * 1000)
     elapsed = max(0, min(elapsed, MAX_OPEN_INTERVAL_MS))
-    ctx.set("steps", step, "timeSpentMs", value=ctx.get("steps", step, "timeSpentMs", default=0)
-            + elapsed)
+    ctx.set(
+        "steps",
+        step,
+        "timeSpentMs",
+        value=ctx.get("steps", step, "timeSpentMs", default=0) + elapsed,
+    )
     ctx.set("steps", step, "enteredAt", value=None)
     return elapsed
 
@@ -114,9 +120,8 @@ def _go_to(ctx: MutationContext, step: str, sub: str | None) -> None:
         ctx.set("steps", step, "enteredAt", value=iso(ctx.now))
     history = ctx.get("navigation", "history", default=[])
     entry = {"step": step, "substep": sub, "at": iso(ctx.now)}
-    ctx.set("navigation", "history", value=[*history[-(HISTORY_LIMIT - 1):], entry])
-    ctx.set("navigation", "lastDeepLink",
-            value=navigation.deep_link(ctx.get("id"), step, sub))
+    ctx.set("navigation", "history", value=[*history[-(HISTORY_LIMIT - 1) :], entry])
+    ctx.set("navigation", "lastDeepLink", value=navigation.deep_link(ctx.get("id"), step, sub))
 
 
 def _complete_step(ctx: MutationContext, step: str) -> None:
@@ -125,7 +130,9 @@ def _complete_step(ctx: MutationContext, step: str) -> None:
         if status == "error":
             raise IllegalTransition(
                 f"{catalogue.step(step).title}: fix the errors in {sub} before completing the step",
-                step=step, substep=sub)
+                step=step,
+                substep=sub,
+            )
         if status in ("pending", "in_progress"):
             _set_substep_status(ctx, step, sub, "completed")
     if ctx.get("steps", step, "status") == "pending":
@@ -136,8 +143,13 @@ def _complete_step(ctx: MutationContext, step: str) -> None:
     _touch_step(ctx, step)
     done = set(ctx.get("completedSteps", default=[])) | {step}
     ctx.set("completedSteps", value=[s for s in catalogue.STEP_IDS if s in done])
-    ctx.effect("step_duration", step=step, duration_ms=ctx.get("steps", step, "timeSpentMs"),
-               template=ctx.get("template", "selected"), quick_create=ctx.get("quickCreate"))
+    ctx.effect(
+        "step_duration",
+        step=step,
+        duration_ms=ctx.get("steps", step, "timeSpentMs"),
+        template=ctx.get("template", "selected"),
+        quick_create=ctx.get("quickCreate"),
+    )
     if step == "completed":
         set_status(ctx, "completed")
         return
@@ -161,8 +173,9 @@ def pause(ctx: MutationContext, args: Any) -> None:
 def resume(ctx: MutationContext, args: Any) -> None:
     a.obj(args)
     if ctx.get("status") != "paused":
-        raise IllegalTransition("only a paused session can be resumed",
-                                session_status=ctx.get("status"))
+        raise IllegalTransition(
+            "only a paused session can be resumed", session_status=ctx.get("status")
+        )
     set_status(ctx, "in_progress")
     current = ctx.get("currentStep")
     if current:
@@ -204,8 +217,11 @@ def enter_step(ctx: MutationContext, args: Any) -> None:
         if ctx.get("steps", step, "status") == "pending":
             _set_step_status(ctx, step, "in_progress")
             _touch_step(ctx, step)
-    _go_to(ctx, step, sub or navigation.first_open_substep(ctx.doc, step)
-           or catalogue.substep_ids(step)[0])
+    _go_to(
+        ctx,
+        step,
+        sub or navigation.first_open_substep(ctx.doc, step) or catalogue.substep_ids(step)[0],
+    )
 
 
 @mutation("step.complete")
@@ -337,23 +353,30 @@ def toggle_feature(ctx: MutationContext, args: Any) -> None:
             raise DependencyMissing(
                 f"{catalogue.FEATURES[fid].title} cannot be enabled: "
                 + "; ".join(availability.reasons),
-                feature=fid, reasons=availability.reasons)
+                feature=fid,
+                reasons=availability.reasons,
+            )
         ctx.set("features", fid, "progress", value="configured")
     else:
         dependents = [
-            other for other, f in catalogue.FEATURES.items()
+            other
+            for other, f in catalogue.FEATURES.items()
             if fid in f.dependencies and ctx.get("features", other, "enabled")
         ]
         if dependents:
             titles = ", ".join(catalogue.FEATURES[d].title for d in dependents)
             raise DependencyMissing(
                 f"{catalogue.FEATURES[fid].title} is needed by {titles}; turn those off first",
-                feature=fid, dependents=dependents)
+                feature=fid,
+                dependents=dependents,
+            )
         required = rules.evaluate_rules(ctx.doc).required.get(fid)
         if required:
             raise RuleViolation(
                 f"{catalogue.FEATURES[fid].title} is required: {'; '.join(required)}",
-                feature=fid, reasons=required)
+                feature=fid,
+                reasons=required,
+            )
         ctx.set("features", fid, "progress", value=None)
     ctx.set("features", fid, "enabled", value=enabled, checked=True)
 

@@ -86,11 +86,13 @@ def apply_patch(value: Any, ops: list[dict[str, Any]]) -> tuple[Any, list[dict[s
             try:
                 doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-                raise PatchFailed(f"operation {index} ({op['op']} {path}) failed: {exc}",
-                                  op_index=index) from exc
+                raise PatchFailed(
+                    f"operation {index} ({op['op']} {path}) failed: {exc}", op_index=index
+                ) from exc
             except (TypeError, ValueError, IndexError, KeyError) as exc:
-                raise PatchFailed(f"operation {index} ({op['op']} {path}) failed",
-                                  op_index=index) from exc
+                raise PatchFailed(
+                    f"operation {index} ({op['op']} {path}) failed", op_index=index
+                ) from exc
         applied.append(record)
     return doc, applied
 
@@ -99,8 +101,9 @@ def _resolve(doc: Any, path: str, index: int) -> Any:
     try:
         return copy_json(jsonpointer.resolve_pointer(doc, path))
     except (jsonpointer.JsonPointerException, TypeError, ValueError, IndexError) as exc:
-        raise PatchFailed(f"operation {index}: path {path!r} does not exist",
-                          op_index=index) from exc
+        raise PatchFailed(
+            f"operation {index}: path {path!r} does not exist", op_index=index
+        ) from exc
 
 
 def _is_pointer(value: Any) -> bool:

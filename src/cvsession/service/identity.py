@@ -48,8 +48,9 @@ class Identity:
         # an expiring token is not cached past its expiry because the TTL is short.
         self._cache: dict[str, tuple[float, str]] = {}
 
-    def create_user(self, kind: Literal["guest", "bearer"] = "guest",
-                    display_name: str = "") -> Credential:
+    def create_user(
+        self, kind: Literal["guest", "bearer"] = "guest", display_name: str = ""
+    ) -> Credential:
         """Create a user with one token of `kind`; return the secret (never stored)."""
         user_id = "u_" + uuid.uuid4().hex
         token = secrets.token_urlsafe(32)
@@ -62,12 +63,16 @@ class Identity:
         self.writer.run(txn_fn)
         return Credential(user_id, token, kind)
 
-    def issue_token(self, user_id: str, kind: Literal["guest", "bearer"] = "bearer",
-                    label: str = "") -> Credential:
+    def issue_token(
+        self, user_id: str, kind: Literal["guest", "bearer"] = "bearer", label: str = ""
+    ) -> Credential:
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        self.writer.run(lambda txn: txn.insert_token(
-            TokenRow(hash_secret(token), user_id, kind, now, label=label)))
+        self.writer.run(
+            lambda txn: txn.insert_token(
+                TokenRow(hash_secret(token), user_id, kind, now, label=label)
+            )
+        )
         return Credential(user_id, token, kind)
 
     def authenticate(self, token: str | None) -> str | None:
@@ -95,8 +100,11 @@ class Identity:
         code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_LENGTH))
         now = self.clock()
         expires = now + PAIRING_TTL
-        self.writer.run(lambda txn: txn.insert_token(
-            TokenRow(hash_secret(code), user_id, "pairing", now, expires_at=expires)))
+        self.writer.run(
+            lambda txn: txn.insert_token(
+                TokenRow(hash_secret(code), user_id, "pairing", now, expires_at=expires)
+            )
+        )
         return code, expires
 
     def redeem_pairing_code(self, code: str, kind: Literal["guest", "bearer"]) -> Credential:
@@ -110,12 +118,17 @@ class Identity:
 
         def txn_fn(txn: Txn) -> str:
             row = txn.get_token(digest)
-            if (row is None or row.kind != "pairing" or row.used_at is not None
-                    or (row.expires_at is not None and row.expires_at <= now)
-                    or not txn.mark_token_used(digest, now)):
+            if (
+                row is None
+                or row.kind != "pairing"
+                or row.used_at is not None
+                or (row.expires_at is not None and row.expires_at <= now)
+                or not txn.mark_token_used(digest, now)
+            ):
                 raise NotFound("this pairing code is unknown, used or expired")
-            txn.insert_token(TokenRow(hash_secret(token), row.user_id, kind, now,
-                                      label="paired device"))
+            txn.insert_token(
+                TokenRow(hash_secret(token), row.user_id, kind, now, label="paired device")
+            )
             return row.user_id
 
         user_id = self.writer.run(txn_fn)

@@ -7,6 +7,7 @@ a session of another user is indistinguishable from one that does not exist (Not
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from cvsession.store.base import (
 )
 
 MAX_CLIENT_ID = 64
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DURATION_CACHE_SECONDS = 60.0
 
 
@@ -59,24 +61,38 @@ class Outcome:
             "conflicts": self.conflicts,
         }
         if self.error is not None:
-            out["error"] = {"code": self.error.code, "message": self.error.message,
-                            **_jsonable(self.error.detail)}
+            out["error"] = {
+                "code": self.error.code,
+                "message": self.error.message,
+                **_jsonable(self.error.detail),
+            }
         return out
 
 
 def _jsonable(detail: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in detail.items() if isinstance(v, str | int | float | bool | list
-                                                         | dict | type(None))}
+    return {
+        k: v
+        for k, v in detail.items()
+        if isinstance(v, str | int | float | bool | list | dict | type(None))
+    }
 
 
-def row_from_document(doc: dict[str, Any], field_versions: dict[str, int],
-                      now: datetime) -> SessionRow:
+def row_from_document(
+    doc: dict[str, Any], field_versions: dict[str, int], now: datetime
+) -> SessionRow:
     return SessionRow(
-        id=doc["id"], owner_id=doc["owner"], status=doc["status"],
-        current_step=doc["currentStep"], title=doc.get("title", ""),
-        created_at=parse_iso(doc["createdAt"]), last_active_at=parse_iso(doc["lastActiveAt"]),
-        updated_at=now, version=doc["version"], schema_version=doc["schemaVersion"],
-        document=doc, field_versions=field_versions,
+        id=doc["id"],
+        owner_id=doc["owner"],
+        status=doc["status"],
+        current_step=doc["currentStep"],
+        title=doc.get("title", ""),
+        created_at=parse_iso(doc["createdAt"]),
+        last_active_at=parse_iso(doc["lastActiveAt"]),
+        updated_at=now,
+        version=doc["version"],
+        schema_version=doc["schemaVersion"],
+        document=doc,
+        field_versions=field_versions,
     )
 
 
@@ -90,8 +106,11 @@ class SessionService:
         self.listeners: list[Callable[[str, int], None]] = []
 
     # reads -------------------------------------------------------------------------------------
-    def _owned(self, txn: Txn, user_id: str, session_id: str, *,
-               for_update: bool = False) -> SessionRow:
+    def _owned(
+        self, txn: Txn, user_id: str, session_id: str, *, for_update: bool = False
+    ) -> SessionRow:
+        if not SESSION_ID.fullmatch(session_id):
+            raise NotFound("no such session", session_id=session_id[:80])
         row = txn.get_session(session_id, for_update=for_update)
         if row is None or row.owner_id != user_id:
             raise NotFound("no such session", session_id=session_id)
@@ -101,13 +120,14 @@ class SessionService:
         with self.store.read() as txn:
             return self._owned(txn, user_id, session_id)
 
-    def list(self, user_id: str, query: SessionQuery) -> tuple[list[SessionRow], int]:
+    def search(self, user_id: str, query: SessionQuery) -> tuple[list[SessionRow], int]:
         query = dataclasses.replace(query, owner_id=user_id)
         with self.store.read() as txn:
             return txn.list_sessions(query), txn.count_sessions(query)
 
-    def log_since(self, user_id: str, session_id: str, version: int,
-                  limit: int = 1000) -> tuple[SessionRow, list[LogEntry], int | None]:
+    def log_since(
+        self, user_id: str, session_id: str, version: int, limit: int = 1000
+    ) -> tuple[SessionRow, list[LogEntry], int | None]:
         with self.store.read() as txn:
             row = self._owned(txn, user_id, session_id)
             return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
@@ -118,8 +138,9 @@ class SessionService:
             client = txn.get_client(client_id)
         return client.last_mutation_id if client and client.user_id == user_id else 0
 
-    def conflicts(self, user_id: str, session_id: str,
-                  status: str | None = None) -> list[ConflictRow]:
+    def conflicts(
+        self, user_id: str, session_id: str, status: str | None = None
+    ) -> list[ConflictRow]:
         with self.store.read() as txn:
             self._owned(txn, user_id, session_id)
             return txn.list_conflicts(session_id, status=status)
@@ -145,14 +166,19 @@ class SessionService:
         return link, self.get(user_id, link.session_id)
 
     # writes ------------------------------------------------------------------------------------
-    def create(self, user_id: str, *, title: str = "", quick_create: bool = False,
-               target: Mapping[str, str] | None = None) -> SessionRow:
+    def create(
+        self,
+        user_id: str,
+        *,
+        title: str = "",
+        quick_create: bool = False,
+        target: Mapping[str, str] | None = None,
+    ) -> SessionRow:
         if len(title) > 200:
             raise InvalidInput("title is longer than 200 characters")
         now = self.clock()
         session_id = "s_" + uuid.uuid4().hex
-        doc = new_session_document(session_id, user_id, now, title=title,
-                                   quick_create=quick_create)
+        doc = new_session_document(session_id, user_id, now, title=title, quick_create=quick_create)
         if target:
             for key in ("role", "jobDescription", "instructions"):
                 if key in target:
@@ -171,27 +197,32 @@ class SessionService:
         self.writer.run(txn_fn, (session_id,))
         self._notify(session_id, -1)
 
-    def mutate(self, user_id: str, session_id: str, mut: Mutation, *,
-               internal: bool = False) -> Outcome:
+    def mutate(
+        self, user_id: str, session_id: str, mut: Mutation, *, internal: bool = False
+    ) -> Outcome:
         """Apply one mutation durably; raise only for errors that do not consume the id."""
         self._check(mut, internal)
-        outcome = self.writer.run(lambda txn: self.mutate_txn(txn, user_id, session_id, mut),
-                                  (session_id,))
+        outcome = self.writer.run(
+            lambda txn: self.mutate_txn(txn, user_id, session_id, mut), (session_id,)
+        )
         if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
             self._notify(session_id, outcome.version)
         return outcome
 
-    async def amutate(self, user_id: str, session_id: str, mut: Mutation, *,
-                      internal: bool = False) -> Outcome:
+    async def amutate(
+        self, user_id: str, session_id: str, mut: Mutation, *, internal: bool = False
+    ) -> Outcome:
         self._check(mut, internal)
         outcome = await self.writer.arun(
-            lambda txn: self.mutate_txn(txn, user_id, session_id, mut), (session_id,))
+            lambda txn: self.mutate_txn(txn, user_id, session_id, mut), (session_id,)
+        )
         if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
             self._notify(session_id, outcome.version)
         return outcome
 
-    async def apush(self, user_id: str, session_id: str,
-                    mutations: Sequence[Mutation]) -> tuple[list[Outcome], MutationGap | None]:
+    async def apush(
+        self, user_id: str, session_id: str, mutations: Sequence[Mutation]
+    ) -> tuple[list[Outcome], MutationGap | None]:
         """Apply a client's pushed mutations in order, in one durable unit of work.
 
         Stops at the first gap and returns it beside the outcomes so far. A session that is not
@@ -227,8 +258,14 @@ class SessionService:
         if mut.client_id and mut.id < 1:
             raise InvalidInput("mutation ids start at 1")
 
-    def mutate_txn(self, txn: Txn, user_id: str, session_id: str, mut: Mutation,
-                   current: SessionRow | None = None) -> Outcome:
+    def mutate_txn(
+        self,
+        txn: Txn,
+        user_id: str,
+        session_id: str,
+        mut: Mutation,
+        current: SessionRow | None = None,
+    ) -> Outcome:
         """Apply `mut` inside `txn`: session version, log, conflicts and lastMutationID together.
 
         `current` is the session as this transaction last wrote it (saves a reload in a push).
@@ -239,46 +276,82 @@ class SessionService:
             raise NotFound("unknown client", client_id=mut.client_id)
         last = client.last_mutation_id if client is not None else 0
         if mut.client_id and not check_order(last, mut.id):
-            row = current or txn.get_session(session_id)
-            version = row.version if row is not None and row.owner_id == user_id else 0
+            seen = current or txn.get_session(session_id)
+            version = seen.version if seen is not None and seen.owner_id == user_id else 0
             return Outcome("duplicate", session_id, version, last, row=current)
 
         def advance() -> int | None:
             if not mut.client_id:
                 return None
-            txn.upsert_client(ClientRow(mut.client_id, user_id, mut.id, now,
-                                        client.client_group_id if client else ""))
+            txn.upsert_client(
+                ClientRow(
+                    mut.client_id, user_id, mut.id, now, client.client_group_id if client else ""
+                )
+            )
             return mut.id
 
         row: SessionRow | None = None
         try:
             row = current or self._owned(txn, user_id, session_id, for_update=True)
             extra = self._extra_txn(txn, session_id, mut)
-            result = handlers.apply_mutation(row.document, row.field_versions, row.version, mut,
-                                             now, extra=extra)
+            result = handlers.apply_mutation(
+                row.document, row.field_versions, row.version, mut, now, extra=extra
+            )
         except DomainError as exc:
             # A permanent error still consumes the id, or the client would retry forever.
-            return Outcome("error", session_id, row.version if row is not None else 0,
-                           advance(), error=exc, row=row)
+            return Outcome(
+                "error",
+                session_id,
+                row.version if row is not None else 0,
+                advance(),
+                error=exc,
+                row=row,
+            )
         conflicts = []
         new_row = row
         if result.version != row.version:
             for c in result.conflicts:
                 conflict = ConflictRow(
-                    id="c_" + uuid.uuid4().hex, session_id=session_id, path=c.path,
-                    yours=c.yours, theirs=c.theirs, version=result.version,
-                    client_id=mut.client_id, mutation_id=mut.id, status="open", created_at=now)
+                    id="c_" + uuid.uuid4().hex,
+                    session_id=session_id,
+                    path=c.path,
+                    yours=c.yours,
+                    theirs=c.theirs,
+                    version=result.version,
+                    client_id=mut.client_id,
+                    mutation_id=mut.id,
+                    status="open",
+                    created_at=now,
+                )
                 txn.insert_conflict(conflict)
                 conflicts.append({"id": conflict.id, **c.to_json()})
             self._effects_txn(txn, session_id, result.effects, now)
-            txn.append_log(LogEntry(
-                session_id=session_id, version=result.version, client_id=mut.client_id,
-                mutation_id=mut.id, name=mut.name, args=mut.args, ops=result.ops,
-                conflicts=conflicts, created_at=now, hlc=mut.hlc))
+            txn.append_log(
+                LogEntry(
+                    session_id=session_id,
+                    version=result.version,
+                    client_id=mut.client_id,
+                    mutation_id=mut.id,
+                    name=mut.name,
+                    args=mut.args,
+                    ops=result.ops,
+                    conflicts=conflicts,
+                    created_at=now,
+                    hlc=mut.hlc,
+                )
+            )
             new_row = row_from_document(result.document, result.field_versions, now)
             txn.update_session(new_row)
-        return Outcome("applied", session_id, result.version, advance(), ops=result.ops,
-                       conflicts=conflicts, document=result.document, row=new_row)
+        return Outcome(
+            "applied",
+            session_id,
+            result.version,
+            advance(),
+            ops=result.ops,
+            conflicts=conflicts,
+            document=result.document,
+            row=new_row,
+        )
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:
         if mut.name != "conflict.resolve" or not isinstance(mut.args, dict):
@@ -287,30 +360,53 @@ class SessionService:
         conflict = txn.get_conflict(cid) if isinstance(cid, str) else None
         if conflict is None or conflict.session_id != session_id:
             return {}
-        return {"conflict": {"id": conflict.id, "path": conflict.path, "yours": conflict.yours,
-                             "theirs": conflict.theirs, "status": conflict.status}}
+        return {
+            "conflict": {
+                "id": conflict.id,
+                "path": conflict.path,
+                "yours": conflict.yours,
+                "theirs": conflict.theirs,
+                "status": conflict.status,
+            }
+        }
 
-    def _effects_txn(self, txn: Txn, session_id: str, effects: Sequence[dict[str, Any]],
-                     now: datetime) -> None:
+    def _effects_txn(
+        self, txn: Txn, session_id: str, effects: Sequence[dict[str, Any]], now: datetime
+    ) -> None:
         for effect in effects:
             if effect["kind"] == "step_duration":
-                txn.record_step_duration(StepDurationRow(
-                    session_id=session_id, step=effect["step"],
-                    duration_ms=int(effect["duration_ms"] or 0), recorded_at=now,
-                    template=effect.get("template"),
-                    quick_create=bool(effect.get("quick_create"))))
+                txn.record_step_duration(
+                    StepDurationRow(
+                        session_id=session_id,
+                        step=effect["step"],
+                        duration_ms=int(effect["duration_ms"] or 0),
+                        recorded_at=now,
+                        template=effect.get("template"),
+                        quick_create=bool(effect.get("quick_create")),
+                    )
+                )
             elif effect["kind"] == "conflict_resolved":
                 conflict = txn.get_conflict(effect["conflict_id"])
                 if conflict is not None:
-                    txn.update_conflict(dataclasses.replace(
-                        conflict, status="resolved", resolved_at=now,
-                        resolution={"choice": effect["choice"], "value": effect["value"]}))
+                    txn.update_conflict(
+                        dataclasses.replace(
+                            conflict,
+                            status="resolved",
+                            resolved_at=now,
+                            resolution={"choice": effect["choice"], "value": effect["value"]},
+                        )
+                    )
 
-    def command(self, user_id: str, session_id: str, name: str,
-                args: dict[str, Any] | None = None, base_version: int | None = None) -> Outcome:
+    def command(
+        self,
+        user_id: str,
+        session_id: str,
+        name: str,
+        args: dict[str, Any] | None = None,
+        base_version: int | None = None,
+    ) -> Outcome:
         """Apply a server-numbered mutation (REST convenience routes); raise its error."""
-        outcome = self.mutate(user_id, session_id,
-                              Mutation("", 0, name, args or {}, base_version))
+        outcome = self.mutate(user_id, session_id, Mutation("", 0, name, args or {}, base_version))
         if outcome.error is not None:
             raise outcome.error
         return outcome
@@ -320,17 +416,22 @@ class SessionService:
         now = self.clock()
         expired = 0
         for status, keep in retention.items():
-            query = SessionQuery(statuses=(status,), active_to=now - keep, limit=500,
-                                 order_by="last_active_at", descending=False)
+            query = SessionQuery(
+                statuses=(status,),
+                active_to=now - keep,
+                limit=500,
+                order_by="last_active_at",
+                descending=False,
+            )
             with self.store.read() as txn:
                 rows = txn.list_sessions(query)
             for row in rows[: max(0, limit - expired)]:
-                outcome = self.mutate(row.owner_id, row.id,
-                                      Mutation("", 0, "server.expire", {}), internal=True)
+                outcome = self.mutate(
+                    row.owner_id, row.id, Mutation("", 0, "server.expire", {}), internal=True
+                )
                 expired += outcome.status == "applied" and outcome.error is None
         return expired
 
     def _notify(self, session_id: str, version: int) -> None:
         for listener in list(self.listeners):
             listener(session_id, version)
-

@@ -51,8 +51,7 @@ class Writer:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="cvsession-writer",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="cvsession-writer", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -106,8 +105,7 @@ class Writer:
             results: list[tuple[bool, Any]] = []
             try:
                 with self.store.transaction() as txn:
-                    for sid in sorted({s for u in batch for s in u.lock_sessions}):
-                        txn.get_session(sid, for_update=True)
+                    txn.lock_sessions(sorted({s for u in batch for s in u.lock_sessions}))
                     for unit in batch:
                         try:
                             with txn.savepoint():

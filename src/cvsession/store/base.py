@@ -9,8 +9,9 @@ Atomicity: everything done through one `Txn` commits or rolls back together. `St
 is the only way to write. `Txn.savepoint()` nests a unit that can be rolled back alone (used for
 group commit: several acknowledged mutations share one commit, a failing one is undone alone).
 
-Timestamps are timezone-aware UTC datetimes in rows; backends store them with millisecond
-precision at least. JSON columns hold plain JSON values.
+Timestamps are timezone-aware UTC datetimes in rows; backends store integer epoch milliseconds,
+so sub-millisecond parts are truncated. JSON columns hold plain JSON values (stored as orjson
+text, byte-exact, key order kept).
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ class StepDurationRow:
 
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
-    """Filters for `Txn.list_sessions`; every field is optional and they combine with AND."""
+    """Filters for `Txn.list_sessions`; every field is optional and they combine with AND.
+
+    Time ranges are half-open: `*_from` inclusive, `*_to` exclusive. `order_by` outside
+    ORDER_FIELDS raises ValueError; id breaks ties (in the same direction). `limit` is clamped
+    to 1..500, a negative `offset` counts as 0.
+    """
 
     owner_id: str | None = None
     statuses: Sequence[str] = ()
@@ -127,7 +133,7 @@ class SessionQuery:
     active_to: datetime | None = None
     # Resumable: status in draft/in_progress/processing/paused (not completed/failed/expired).
     resumable: bool | None = None
-    text: str | None = None  # case-insensitive substring of the title
+    text: str | None = None  # case-insensitive (casefold) literal substring of the title
     order_by: str = "last_active_at"  # one of ORDER_FIELDS
     descending: bool = True
     limit: int = 50
@@ -160,8 +166,14 @@ class Txn(Protocol):
     def get_session(self, session_id: str, *, for_update: bool = False) -> SessionRow | None:
         """Return the session or None. `for_update` locks the row until the transaction ends."""
 
+    def lock_sessions(self, session_ids: Sequence[str]) -> None:
+        """Lock these sessions' rows, in the order given, until the transaction ends.
+
+        A no-op where the write transaction already excludes other writers (SQLite).
+        """
+
     def update_session(self, row: SessionRow) -> None:
-        """Overwrite the session's document, columns, version and field_versions."""
+        """Overwrite every column of session `row.id`; raises KeyError if it does not exist."""
 
     def delete_session(self, session_id: str) -> bool:
         """Delete the session with its log, conflicts and durations; return whether it existed."""
@@ -179,6 +191,9 @@ class Txn(Protocol):
     def log_min_version(self, session_id: str) -> int | None:
         """Oldest version still in the log (after compaction), None if the log is empty."""
 
+    def truncate_log(self, session_id: str, before_version: int) -> int:
+        """Compaction: delete entries with version < `before_version`; return how many."""
+
     # clients
     def get_client(self, client_id: str) -> ClientRow | None: ...
     def upsert_client(self, client: ClientRow) -> None: ...
@@ -186,7 +201,9 @@ class Txn(Protocol):
     # conflicts
     def insert_conflict(self, conflict: ConflictRow) -> None: ...
     def get_conflict(self, conflict_id: str) -> ConflictRow | None: ...
-    def update_conflict(self, conflict: ConflictRow) -> None: ...
+    def update_conflict(self, conflict: ConflictRow) -> None:
+        """Overwrite conflict `conflict.id`; raises KeyError if it does not exist."""
+
     def list_conflicts(self, session_id: str, *, status: str | None = None) -> list[ConflictRow]:
         """Conflicts of a session, oldest first, optionally only those with `status`."""
 
@@ -214,11 +231,14 @@ class Store(Protocol):
         """
 
     def read(self) -> AbstractContextManager[Txn]:
-        """A read-only snapshot. Writing through it is an error."""
+        """A read-only snapshot. Writing through it raises RuntimeError.
 
-    def close(self) -> None: ...
+        It sees committed data only (not the caller's own open `transaction()`).
+        """
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
 
 
 class DuplicateKey(Exception):
     """An insert collided with an existing primary key."""
-

@@ -1,0 +1,529 @@
+"""The SQL both backends share: row codecs, the session query builder and `SQLTxn`.
+
+Statements are written once with `?` placeholders; a backend subclasses `SQLTxn` and supplies
+`execute`/`fetchall` (PostgreSQL rewrites `?` to `%s`, so no statement may hold a literal `?`
+or `%`). Every value comes in as a parameter; the only identifiers built from input are
+column names taken from the `ORDER_FIELDS` whitelist.
+
+Encodings, identical on both backends:
+
+- JSON columns are TEXT written by orjson, not jsonb: jsonb rejects U+0000 and reorders keys,
+  and we need byte-exact round trips of arbitrary user strings. Values must be plain JSON
+  (dict with str keys, list, str, int within 64 bits, float, bool, None); anything else raises
+  `TypeError`. NaN and infinities are not JSON and are written as null (orjson's behaviour).
+- Timestamps are integer milliseconds since the Unix epoch. Rows carry aware UTC datetimes;
+  sub-millisecond parts are truncated (floored) on write. A naive datetime raises `ValueError`.
+- Plain TEXT values (ids, titles, statuses, lookup keys, ...) containing U+0000 raise
+  `ValueError` on both backends, because PostgreSQL text cannot hold it. JSON columns can
+  (orjson escapes it). Subclasses pass every parameter list through `check_params`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, cast
+
+import orjson
+
+from cvsession.store.base import (
+    ORDER_FIELDS,
+    RESUMABLE_STATUSES,
+    ClientRow,
+    ConflictRow,
+    DuplicateKey,
+    LogEntry,
+    SessionQuery,
+    SessionRow,
+    StepDurationRow,
+    TokenRow,
+    UserRow,
+)
+
+MAX_LIMIT = 500
+STATS_PER_STEP = 1000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+# Refuse datetimes and dataclasses inside JSON instead of letting orjson stringify them:
+# they would come back as a different type.
+_DUMPS_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+Row = tuple[Any, ...]
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch, floored."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware datetimes")
+    return (value - _EPOCH) // _MS
+
+
+def from_ms(value: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=value)
+
+
+def opt_to_ms(value: datetime | None) -> int | None:
+    return None if value is None else to_ms(value)
+
+
+def opt_from_ms(value: int | None) -> datetime | None:
+    return None if value is None else from_ms(value)
+
+
+def dump_json(value: Any) -> str:
+    return orjson.dumps(value, option=_DUMPS_OPTS).decode()
+
+
+def load_json(text: str) -> Any:
+    return orjson.loads(text)
+
+
+def check_params(params: Sequence[Any]) -> Sequence[Any]:
+    """Refuse U+0000 in any text parameter, on every backend alike (PostgreSQL cannot bind it).
+
+    JSON parameters pass: orjson escapes U+0000.
+    """
+    for value in params:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text columns and lookup keys cannot hold U+0000")
+    return params
+
+
+def fold(value: str) -> str:
+    """The case-folded form kept in `sessions.title_fold` and used for `SessionQuery.text`."""
+    return value.casefold()
+
+
+def like_contains(needle: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching `needle` literally as a substring."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def clamp_limit(limit: int) -> int:
+    return max(1, min(MAX_LIMIT, limit))
+
+
+def session_where(query: SessionQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (possibly empty) and its parameters for a `SessionQuery`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.owner_id is not None:
+        clauses.append("owner_id = ?")
+        params.append(query.owner_id)
+    for column, values in (("status", query.statuses), ("current_step", query.steps)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    for column, low, high in (
+        ("created_at", query.created_from, query.created_to),
+        ("last_active_at", query.active_from, query.active_to),
+    ):
+        if low is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(to_ms(low))
+        if high is not None:
+            clauses.append(f"{column} < ?")
+            params.append(to_ms(high))
+    if query.resumable is not None:
+        negate = "" if query.resumable else "NOT "
+        clauses.append(f"status {negate}IN ({', '.join('?' * len(RESUMABLE_STATUSES))})")
+        params.extend(RESUMABLE_STATUSES)
+    if query.text:
+        clauses.append("title_fold LIKE ? ESCAPE '\\'")
+        params.append(like_contains(fold(query.text)))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def session_order(query: SessionQuery) -> str:
+    """ORDER BY for a `SessionQuery`; the column comes from the whitelist, id breaks ties."""
+    if query.order_by not in ORDER_FIELDS:
+        raise ValueError(f"order_by must be one of {ORDER_FIELDS}, not {query.order_by!r}")
+    direction = "DESC" if query.descending else "ASC"
+    return f" ORDER BY {query.order_by} {direction}, id {direction}"
+
+
+SESSION_COLUMNS = (
+    "id, owner_id, status, current_step, title, created_at, last_active_at, updated_at, "
+    "version, schema_version, document, field_versions"
+)
+LOG_COLUMNS = (
+    "session_id, version, client_id, mutation_id, name, args, ops, conflicts, created_at, hlc"
+)
+CONFLICT_COLUMNS = (
+    "id, session_id, path, yours, theirs, version, client_id, mutation_id, status, created_at, "
+    "resolution, resolved_at"
+)
+TOKEN_COLUMNS = "token_hash, user_id, kind, created_at, expires_at, used_at, label"
+
+
+def session_params(row: SessionRow) -> list[Any]:
+    """Parameters in SESSION_COLUMNS order followed by title_fold."""
+    return [
+        row.id,
+        row.owner_id,
+        row.status,
+        row.current_step,
+        row.title,
+        to_ms(row.created_at),
+        to_ms(row.last_active_at),
+        to_ms(row.updated_at),
+        row.version,
+        row.schema_version,
+        dump_json(row.document),
+        dump_json(row.field_versions),
+        fold(row.title),
+    ]
+
+
+def session_from(r: Row) -> SessionRow:
+    return SessionRow(
+        id=r[0],
+        owner_id=r[1],
+        status=r[2],
+        current_step=r[3],
+        title=r[4],
+        created_at=from_ms(r[5]),
+        last_active_at=from_ms(r[6]),
+        updated_at=from_ms(r[7]),
+        version=r[8],
+        schema_version=r[9],
+        document=load_json(r[10]),
+        field_versions=load_json(r[11]),
+    )
+
+
+def log_from(r: Row) -> LogEntry:
+    return LogEntry(
+        session_id=r[0],
+        version=r[1],
+        client_id=r[2],
+        mutation_id=r[3],
+        name=r[4],
+        args=load_json(r[5]),
+        ops=load_json(r[6]),
+        conflicts=load_json(r[7]),
+        created_at=from_ms(r[8]),
+        hlc=r[9],
+    )
+
+
+def conflict_params(c: ConflictRow) -> list[Any]:
+    """Parameters in CONFLICT_COLUMNS order."""
+    return [
+        c.id,
+        c.session_id,
+        c.path,
+        dump_json(c.yours),
+        dump_json(c.theirs),
+        c.version,
+        c.client_id,
+        c.mutation_id,
+        c.status,
+        to_ms(c.created_at),
+        dump_json(c.resolution),
+        opt_to_ms(c.resolved_at),
+    ]
+
+
+def conflict_from(r: Row) -> ConflictRow:
+    return ConflictRow(
+        id=r[0],
+        session_id=r[1],
+        path=r[2],
+        yours=load_json(r[3]),
+        theirs=load_json(r[4]),
+        version=r[5],
+        client_id=r[6],
+        mutation_id=r[7],
+        status=r[8],
+        created_at=from_ms(r[9]),
+        resolution=load_json(r[10]),
+        resolved_at=opt_from_ms(r[11]),
+    )
+
+
+def token_from(r: Row) -> TokenRow:
+    return TokenRow(
+        token_hash=r[0],
+        user_id=r[1],
+        kind=r[2],
+        created_at=from_ms(r[3]),
+        expires_at=opt_from_ms(r[4]),
+        used_at=opt_from_ms(r[5]),
+        label=r[6],
+    )
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class SQLTxn:
+    """The dialect-neutral `Txn`. Subclasses bind it to one connection of their driver."""
+
+    # Appended to SELECTs that lock the row ("" where the whole database is locked anyway).
+    for_update_clause: ClassVar[str] = ""
+
+    def __init__(self, *, readonly: bool) -> None:
+        self.readonly = readonly
+        self._closed = False
+        self._savepoints = 0
+
+    # --- driver hooks ---------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one query; return its rows."""
+        raise NotImplementedError
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Called by the store when the transaction ends; later use is a bug."""
+        self._closed = True
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Txn's transaction has ended")
+
+    def _fetchone(self, sql: str, params: Sequence[Any]) -> Row | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def _write(self) -> None:
+        if self.readonly:
+            raise RuntimeError("cannot write through Store.read(); use Store.transaction()")
+
+    def _insert(self, table: str, columns: str, params: Sequence[Any], what: str) -> None:
+        # ON CONFLICT DO NOTHING keeps the transaction usable after a collision on PostgreSQL
+        # (a raised unique violation would abort it), so DuplicateKey behaves alike everywhere.
+        self._write()
+        values = _marks(len(params))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+        if self.execute(sql, params) == 0:
+            raise DuplicateKey(f"{what} already exists")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self.check_open()
+        self._savepoints += 1
+        name = f"cvs_sp{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
+    # --- users and tokens -------------------------------------------------------------------
+
+    def insert_user(self, user: UserRow) -> None:
+        params = [user.id, to_ms(user.created_at), user.display_name]
+        self._insert("users", "id, created_at, display_name", params, f"user {user.id!r}")
+
+    def get_user(self, user_id: str) -> UserRow | None:
+        r = self._fetchone("SELECT id, created_at, display_name FROM users WHERE id = ?", [user_id])
+        return None if r is None else UserRow(id=r[0], created_at=from_ms(r[1]), display_name=r[2])
+
+    def insert_token(self, token: TokenRow) -> None:
+        params = [
+            token.token_hash,
+            token.user_id,
+            token.kind,
+            to_ms(token.created_at),
+            opt_to_ms(token.expires_at),
+            opt_to_ms(token.used_at),
+            token.label,
+        ]
+        self._insert("tokens", TOKEN_COLUMNS, params, "token")
+
+    def get_token(self, token_hash: str) -> TokenRow | None:
+        r = self._fetchone(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", [token_hash])
+        return None if r is None else token_from(r)
+
+    def mark_token_used(self, token_hash: str, used_at: datetime) -> bool:
+        self._write()
+        sql = "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
+        return self.execute(sql, [to_ms(used_at), token_hash]) == 1
+
+    def delete_token(self, token_hash: str) -> None:
+        self._write()
+        self.execute("DELETE FROM tokens WHERE token_hash = ?", [token_hash])
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def insert_session(self, row: SessionRow) -> None:
+        columns = SESSION_COLUMNS + ", title_fold"
+        self._insert("sessions", columns, session_params(row), f"session {row.id!r}")
+
+    def lock_sessions(self, session_ids: Sequence[str]) -> None:
+        if not self.for_update_clause or self.readonly:
+            return
+        for session_id in session_ids:
+            self._fetchone(f"SELECT id FROM sessions WHERE id = ?{self.for_update_clause}",
+                           [session_id])
+
+    def get_session(self, session_id: str, *, for_update: bool = False) -> SessionRow | None:
+        lock = self.for_update_clause if for_update and not self.readonly else ""
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?{lock}"
+        r = self._fetchone(sql, [session_id])
+        return None if r is None else session_from(r)
+
+    def update_session(self, row: SessionRow) -> None:
+        self._write()
+        params = session_params(row)
+        sets = [f"{c} = ?" for c in SESSION_COLUMNS.split(", ")[1:]] + ["title_fold = ?"]
+        sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?"
+        if self.execute(sql, [*params[1:], params[0]]) == 0:
+            raise KeyError(row.id)
+
+    def delete_session(self, session_id: str) -> bool:
+        self._write()
+        return self.execute("DELETE FROM sessions WHERE id = ?", [session_id]) == 1
+
+    def list_sessions(self, query: SessionQuery) -> list[SessionRow]:
+        where, params = session_where(query)
+        order = session_order(query)
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions{where}{order} LIMIT ? OFFSET ?"
+        params += [clamp_limit(query.limit), max(0, query.offset)]
+        return [session_from(r) for r in self.fetchall(sql, params)]
+
+    def count_sessions(self, query: SessionQuery) -> int:
+        where, params = session_where(query)
+        r = self._fetchone(f"SELECT COUNT(*) FROM sessions{where}", params)
+        return int(cast(Row, r)[0])
+
+    # --- mutation log ---------------------------------------------------------------------------
+
+    def append_log(self, entry: LogEntry) -> None:
+        params = [
+            entry.session_id,
+            entry.version,
+            entry.client_id,
+            entry.mutation_id,
+            entry.name,
+            dump_json(entry.args),
+            dump_json(entry.ops),
+            dump_json(entry.conflicts),
+            to_ms(entry.created_at),
+            entry.hlc,
+        ]
+        what = f"log entry {entry.session_id!r} v{entry.version}"
+        self._insert("mutation_log", LOG_COLUMNS, params, what)
+
+    def log_since(self, session_id: str, version: int, limit: int = 1000) -> list[LogEntry]:
+        sql = (
+            f"SELECT {LOG_COLUMNS} FROM mutation_log WHERE session_id = ? AND version > ? "
+            "ORDER BY version LIMIT ?"
+        )
+        return [log_from(r) for r in self.fetchall(sql, [session_id, version, max(0, limit)])]
+
+    def log_min_version(self, session_id: str) -> int | None:
+        sql = "SELECT MIN(version) FROM mutation_log WHERE session_id = ?"
+        r = self._fetchone(sql, [session_id])
+        return None if r is None or r[0] is None else int(r[0])
+
+    def truncate_log(self, session_id: str, before_version: int) -> int:
+        self._write()
+        sql = "DELETE FROM mutation_log WHERE session_id = ? AND version < ?"
+        return self.execute(sql, [session_id, before_version])
+
+    # --- clients ------------------------------------------------------------------------------
+
+    def get_client(self, client_id: str) -> ClientRow | None:
+        sql = (
+            "SELECT client_id, user_id, last_mutation_id, updated_at, client_group_id "
+            "FROM clients WHERE client_id = ?"
+        )
+        r = self._fetchone(sql, [client_id])
+        if r is None:
+            return None
+        return ClientRow(
+            client_id=r[0],
+            user_id=r[1],
+            last_mutation_id=r[2],
+            updated_at=from_ms(r[3]),
+            client_group_id=r[4],
+        )
+
+    def upsert_client(self, client: ClientRow) -> None:
+        self._write()
+        sql = (
+            "INSERT INTO clients (client_id, user_id, last_mutation_id, updated_at, "
+            "client_group_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET "
+            "user_id = excluded.user_id, last_mutation_id = excluded.last_mutation_id, "
+            "updated_at = excluded.updated_at, client_group_id = excluded.client_group_id"
+        )
+        params = [
+            client.client_id,
+            client.user_id,
+            client.last_mutation_id,
+            to_ms(client.updated_at),
+            client.client_group_id,
+        ]
+        self.execute(sql, params)
+
+    # --- conflicts ----------------------------------------------------------------------------
+
+    def insert_conflict(self, conflict: ConflictRow) -> None:
+        params = conflict_params(conflict)
+        self._insert("conflicts", CONFLICT_COLUMNS, params, f"conflict {conflict.id!r}")
+
+    def get_conflict(self, conflict_id: str) -> ConflictRow | None:
+        sql = f"SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE id = ?"
+        r = self._fetchone(sql, [conflict_id])
+        return None if r is None else conflict_from(r)
+
+    def update_conflict(self, conflict: ConflictRow) -> None:
+        self._write()
+        params = conflict_params(conflict)
+        sets = ", ".join(f"{c} = ?" for c in CONFLICT_COLUMNS.split(", ")[1:])
+        sql = f"UPDATE conflicts SET {sets} WHERE id = ?"
+        if self.execute(sql, [*params[1:], params[0]]) == 0:
+            raise KeyError(conflict.id)
+
+    def list_conflicts(self, session_id: str, *, status: str | None = None) -> list[ConflictRow]:
+        sql = f"SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY created_at, id"
+        return [conflict_from(r) for r in self.fetchall(sql, params)]
+
+    # --- step durations -----------------------------------------------------------------------
+
+    def record_step_duration(self, row: StepDurationRow) -> None:
+        self._write()
+        sql = (
+            "INSERT INTO step_durations (session_id, step, duration_ms, recorded_at, template, "
+            "quick_create) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        params = [
+            row.session_id,
+            row.step,
+            row.duration_ms,
+            to_ms(row.recorded_at),
+            row.template,
+            bool(row.quick_create),
+        ]
+        self.execute(sql, params)
+
+    def step_duration_stats(self) -> dict[str, list[int]]:
+        sql = (
+            "SELECT step, duration_ms FROM (SELECT step, duration_ms, ROW_NUMBER() OVER "
+            "(PARTITION BY step ORDER BY recorded_at DESC, id DESC) AS rn FROM step_durations) "
+            "newest WHERE rn <= ? ORDER BY step, duration_ms"
+        )
+        stats: dict[str, list[int]] = {}
+        for step, duration in self.fetchall(sql, [STATS_PER_STEP]):
+            stats.setdefault(step, []).append(int(duration))
+        return stats

@@ -1,0 +1,205 @@
+"""`SQLiteStore`: the embedded default backend, on the standard library's sqlite3.
+
+One file, WAL journal, `synchronous=FULL` (a commit is on disk before `transaction()` returns, so
+an acknowledged write survives a crash or power loss), foreign keys on, busy timeout 10 s.
+
+Concurrency: one write connection guarded by a lock; every write runs in `BEGIN IMMEDIATE`, so
+the write lock is taken up front and read-modify-write cycles cannot interleave (which also
+makes `for_update` a no-op here). `read()` borrows a query-only connection from a small pool
+(opened on demand, up to `max_idle_readers` kept); WAL readers see the last commit and never
+block the writer. The pool is not per thread because worker threads come and go (anyio retires
+idle ones after seconds) and per-thread connections would leak file descriptors. Other
+processes on the same file are serialised by SQLite's own locking, up to the busy timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cvsession.store import migrations
+from cvsession.store.base import DuplicateKey
+from cvsession.store.sql import Row, SQLTxn, check_params
+
+BUSY_TIMEOUT_S = 10.0
+MAX_IDLE_READERS = 8
+_DUPLICATE_ERRORS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
+def parse_sqlite_url(url: str) -> Path:
+    """The file path of a `sqlite:///relative.db` or `sqlite:////absolute.db` URL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a SQLite URL (expected sqlite:///path): {url!r}")
+    path = url[len(prefix) :]
+    if "?" in path or "#" in path:
+        raise ValueError(f"SQLite URLs take no query or fragment: {url!r}")
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise ValueError(
+            f"the SQLite store needs a file path (in-memory databases are not supported): {url!r}"
+        )
+    return Path(path)
+
+
+class SQLiteTxn(SQLTxn):
+    def __init__(self, conn: sqlite3.Connection, *, readonly: bool) -> None:
+        super().__init__(readonly=readonly)
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.check_open()
+        try:
+            return self._conn.execute(sql, check_params(params)).rowcount
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname in _DUPLICATE_ERRORS:
+                raise DuplicateKey(str(exc)) from exc
+            raise
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.check_open()
+        return self._conn.execute(sql, check_params(params)).fetchall()
+
+
+class SQLiteStore:
+    """A `Store` in one SQLite file; parent directories are created."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        max_idle_readers: int = MAX_IDLE_READERS,
+    ) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._busy_timeout = busy_timeout
+        self._max_idle_readers = max_idle_readers
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._writer_thread: int | None = None
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect(readonly=False)
+
+    def _connect(self, *, readonly: bool) -> sqlite3.Connection:
+        # isolation_level=None: the driver never opens transactions behind our back; we issue
+        # BEGIN/COMMIT/SAVEPOINT ourselves. check_same_thread=False: connections move between
+        # threads (the writer under the lock, readers through the pool).
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if not readonly:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode != "wal":
+                    raise RuntimeError(f"could not enable WAL on {self.path} (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if readonly:
+                conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        with self._readers_lock:
+            conn = self._idle_readers.pop() if self._idle_readers else None
+        if conn is None:
+            conn = self._connect(readonly=True)
+        try:
+            yield conn
+        finally:
+            keep = False
+            if not conn.in_transaction:  # else the ROLLBACK failed: do not reuse it
+                with self._readers_lock:
+                    keep = not self._closed and len(self._idle_readers) < self._max_idle_readers
+                    if keep:
+                        self._idle_readers.append(conn)
+            if not keep:
+                conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("store is closed")
+
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteTxn]:
+        self._check_open()
+        if self._writer_thread == threading.get_ident():
+            # The lock is not re-entrant: a nested transaction() would deadlock.
+            raise RuntimeError("transaction() is not re-entrant; use Txn.savepoint()")
+        with self._write_lock:
+            self._writer_thread = threading.get_ident()
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                txn = SQLiteTxn(conn, readonly=False)
+                try:
+                    yield txn
+                    txn.close()
+                    conn.execute("COMMIT")
+                finally:
+                    txn.close()
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            finally:
+                self._writer_thread = None
+
+    @contextmanager
+    def read(self) -> Iterator[SQLiteTxn]:
+        self._check_open()
+        with self._reader() as conn:
+            conn.execute("BEGIN")  # deferred: the snapshot starts at the first query
+            txn = SQLiteTxn(conn, readonly=True)
+            try:
+                yield txn
+            finally:
+                txn.close()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+    def migrate(self) -> int:
+        with self.transaction() as txn:
+            return migrations.migrate_txn(txn, "sqlite")
+
+    def schema_version(self) -> int:
+        with self.read() as txn:
+            exists = txn.fetchall(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            )
+            return migrations.current_version_txn(txn) if exists else 0
+
+    def close(self) -> None:
+        with self._readers_lock:
+            if self._closed:
+                return
+            self._closed = True
+            readers, self._idle_readers = self._idle_readers, []
+        for conn in readers:
+            conn.close()
+        with self._write_lock:
+            self._writer.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
