@@ -137,3 +137,15 @@ async def redeem_pairing(
         auth.set_cookie(request, response, cred.token)
         return {"userId": cred.user_id}
     return {"userId": cred.user_id, "token": cred.token, "tokenType": "bearer"}
+
+
+@router.get("/", tags=["meta"])
+async def root() -> dict[str, Any]:
+    """What this server is and where to start."""
+    return {
+        "name": "cvsession",
+        "version": __version__,
+        "description": "Durable, resumable sessions for a nine-step CV-building workflow.",
+        "links": {"openapi": "/openapi.json", "docs": "/docs", "health": "/healthz",
+                  "catalogue": "/api/catalogue", "identity": "/api/identity"},
+    }
