@@ -1,6 +1,6 @@
 """Contract: versioned migrations, idempotent and safe to run concurrently; store URLs."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import subprocess

@@ -1,6 +1,6 @@
 """PostgreSQL backend specifics: schema isolation, URL options and broken connections."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 from collections.abc import Iterator

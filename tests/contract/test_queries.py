@@ -1,6 +1,6 @@
 """Contract: list_sessions and count_sessions filters, ordering and paging."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import dataclasses

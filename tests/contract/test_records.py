@@ -1,6 +1,6 @@
 """Contract: users, tokens, the mutation log, clients, conflicts and step durations."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import dataclasses

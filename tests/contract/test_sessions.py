@@ -1,6 +1,6 @@
 """Contract: session rows, their JSON document and timestamps, on every backend."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import dataclasses

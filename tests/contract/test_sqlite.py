@@ -1,6 +1,6 @@
 """SQLite backend specifics: durability PRAGMAs, file handling and URL parsing."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import sqlite3

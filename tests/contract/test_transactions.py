@@ -1,6 +1,6 @@
 """Contract: atomicity, savepoints, row locking, read-only snapshots and misuse."""
 
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 from __future__ import annotations
 
 import dataclasses

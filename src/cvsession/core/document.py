@@ -156,11 +156,15 @@ def new_session_document(
 
 def escape_token(token: str) -> str:
     """Escape one JSON Pointer reference token (RFC 6901)."""
+    if "~" not in token and "/" not in token:
+        return token
     return token.replace("~", "~0").replace("/", "~1")
 
 
 def unescape_token(token: str) -> str:
     """Unescape one JSON Pointer reference token (RFC 6901)."""
+    if "~" not in token:
+        return token
     return token.replace("~1", "/").replace("~0", "~")
 
 

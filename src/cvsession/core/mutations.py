@@ -111,6 +111,7 @@ class MutationContext:
         self.now = now
         self.extra = extra or {}
         self.ops: list[dict[str, Any]] = []
+        self._fresh: dict[int, Any] = {}  # containers copied by this mutation, by id
         self.conflicts: list[Conflict] = []
         self.effects: list[dict[str, Any]] = []
 
@@ -119,9 +120,7 @@ class MutationContext:
         """Return the value at the path given as raw tokens (read-only: never mutate it)."""
         node: Any = self.doc
         for token in tokens:
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
+            if (isinstance(node, dict) and token in node) or (isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node)):
                 node = node[token]
             else:
                 return default
@@ -185,7 +184,7 @@ class MutationContext:
                 )
             )
             return False
-        self.doc, op = _apply_write(self.doc, split_pointer(ptr), value)
+        self.doc, op = _apply_write(self.doc, split_pointer(ptr), value, self._fresh)
         self.ops.append(op)
         # Stamp the written location, not the parents this write created: creating a form by
         # writing its first field must not make a concurrent edit of another field stale.
@@ -303,11 +302,17 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def _apply_write(doc: Document, tokens: list[str], value: Any) -> tuple[Document, dict[str, Any]]:
-    """Copy-on-write `value` (or removal) at `tokens`; return the new root and the RFC 6902 op."""
+def _apply_write(
+    doc: Document, tokens: list[str], value: Any, fresh: dict[int, Any]
+) -> tuple[Document, dict[str, Any]]:
+    """Copy-on-write `value` (or removal) at `tokens`; return the new root and the RFC 6902 op.
+
+    `fresh` holds the containers this mutation already copied (by id, keeping them alive so ids
+    are not reused): they are written in place, so N writes under one form copy it once.
+    """
     if not tokens:
         raise InvalidInput("cannot replace the whole document")
-    root: Document = dict(doc)
+    root: Document = doc if id(doc) in fresh else _fresh(dict(doc), fresh)
     node: Any = root
     built_from: int | None = None  # index of the first token whose container we created
     for i, token in enumerate(tokens[:-1]):
@@ -315,13 +320,15 @@ def _apply_write(doc: Document, tokens: list[str], value: Any) -> tuple[Document
         if child is _MISSING:
             if value is _MISSING:
                 return doc, {}  # unreachable in practice: removal of a missing path is a no-op
-            child = {}
+            child = _fresh({}, fresh)
             if built_from is None:
                 built_from = i
+        elif id(child) in fresh:
+            pass
         elif isinstance(child, dict):
-            child = dict(child)
+            child = _fresh(dict(child), fresh)
         elif isinstance(child, list):
-            child = list(child)
+            child = _fresh(list(child), fresh)
         else:
             raise InvalidInput(f"cannot write below a scalar at {pointer(*tokens[: i + 1])}")
         _put(node, token, child)
@@ -342,6 +349,11 @@ def _apply_write(doc: Document, tokens: list[str], value: Any) -> tuple[Document
     if old is _MISSING:
         return root, {"op": "add", "path": pointer(*tokens), "value": value}
     return root, {"op": "replace", "path": pointer(*tokens), "value": value, "old": old}
+
+
+def _fresh(container: Any, fresh: dict[int, Any]) -> Any:
+    fresh[id(container)] = container
+    return container
 
 
 def _child(node: Any, token: str) -> Any:

@@ -236,8 +236,9 @@ class SessionService:
             row: SessionRow | None = self._owned(txn, user_id, session_id, for_update=True)
             for mut in mutations:
                 try:
-                    with txn.savepoint():
-                        outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
+                    # A gap is detected before anything is written, so no savepoint is needed;
+                    # any other failure undoes the whole push, which the client then resends.
+                    outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
                 except MutationGap as gap:
                     return outcomes, gap
                 outcomes.append(outcome)

@@ -110,7 +110,7 @@ class Writer:
                         try:
                             with txn.savepoint():
                                 results.append((True, unit.fn(txn)))
-                        except Exception as exc:  # noqa: BLE001 - handed to the caller
+                        except Exception as exc:
                             results.append((False, exc))
             except Exception as exc:
                 if attempt < self.retries and _transient(exc):
