@@ -1,6 +1,5 @@
 """Contract: versioned migrations, idempotent and safe to run concurrently; store URLs."""
 
-
 from __future__ import annotations
 
 import subprocess

@@ -1,6 +1,5 @@
 """PostgreSQL backend specifics: schema isolation, URL options and broken connections."""
 
-
 from __future__ import annotations
 
 from collections.abc import Iterator

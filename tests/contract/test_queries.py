@@ -1,6 +1,5 @@
 """Contract: list_sessions and count_sessions filters, ordering and paging."""
 
-
 from __future__ import annotations
 
 import dataclasses

@@ -1,6 +1,5 @@
 """Contract: users, tokens, the mutation log, clients, conflicts and step durations."""
 
-
 from __future__ import annotations
 
 import dataclasses

@@ -1,6 +1,5 @@
 """Contract: session rows, their JSON document and timestamps, on every backend."""
 
-
 from __future__ import annotations
 
 import dataclasses

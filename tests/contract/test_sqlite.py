@@ -1,6 +1,5 @@
 """SQLite backend specifics: durability PRAGMAs, file handling and URL parsing."""
 
-
 from __future__ import annotations
 
 import sqlite3

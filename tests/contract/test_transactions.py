@@ -1,6 +1,5 @@
 """Contract: atomicity, savepoints, row locking, read-only snapshots and misuse."""
 
-
 from __future__ import annotations
 
 import dataclasses

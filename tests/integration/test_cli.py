@@ -10,17 +10,30 @@ import pytest
 from cvsession.cli import main
 
 LEGACY = {
-    "cvplus_session_abc123": json.dumps({
-        "sessionId": "abc123", "userId": "legacy-user-1", "jobId": "job-9",
-        "currentStep": "analysis", "completedSteps": ["upload", "processing"],
-        "progressPercentage": 22, "lastActiveAt": 1764000000000,
-        "createdAt": "2025-11-20T10:00:00Z", "status": "in_progress", "canResume": True,
-        "formData": {"targetRole": "Data Engineer", "summary": "Ten years of pipelines"},
-    }),
+    "cvplus_session_abc123": json.dumps(
+        {
+            "sessionId": "abc123",
+            "userId": "legacy-user-1",
+            "jobId": "job-9",
+            "currentStep": "analysis",
+            "completedSteps": ["upload", "processing"],
+            "progressPercentage": 22,
+            "lastActiveAt": 1764000000000,
+            "createdAt": "2025-11-20T10:00:00Z",
+            "status": "in_progress",
+            "canResume": True,
+            "formData": {"targetRole": "Data Engineer", "summary": "Ten years of pipelines"},
+        }
+    ),
     "cvplus_session_def456": {
-        "sessionId": "def456", "userId": "legacy-user-1", "currentStep": "upload",
-        "completedSteps": [], "createdAt": 1763900000000, "lastActiveAt": 1763900000000,
-        "status": "draft", "formData": {},
+        "sessionId": "def456",
+        "userId": "legacy-user-1",
+        "currentStep": "upload",
+        "completedSteps": [],
+        "createdAt": 1763900000000,
+        "lastActiveAt": 1763900000000,
+        "status": "draft",
+        "formData": {},
     },
     "unrelated_key": "ignored",
 }
@@ -31,8 +44,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_migrate_then_import_list_show_export_delete(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_then_import_list_show_export_delete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Legacy sessions import into the current schema and every sessions command sees them."""
     data = ["--data-dir", str(tmp_path / "data")]
     code, out = run(capsys, "migrate", *data)
@@ -52,7 +66,10 @@ def test_migrate_then_import_list_show_export_delete(tmp_path: Path,
     code, out = run(capsys, "sessions", "show", sid, *data)
     doc = json.loads(out)
     assert ("in_progress", "analysis", ["upload", "processing"]) == (
-        doc["status"], doc["currentStep"], doc["completedSteps"])
+        doc["status"],
+        doc["currentStep"],
+        doc["completedSteps"],
+    )
     assert "Data Engineer" == doc["target"]["role"]
 
     export = tmp_path / "export.json"
@@ -68,8 +85,11 @@ def test_import_reports_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps({"cvplus_session_x": {"sessionId": "x", "currentStep": "nope",
-                                                      "status": "draft"}}))
+    wrong.write_text(
+        json.dumps(
+            {"cvplus_session_x": {"sessionId": "x", "currentStep": "nope", "status": "draft"}}
+        )
+    )
     code = main(["import-legacy", str(bad), str(wrong), "--data-dir", str(tmp_path / "d")])
     captured = capsys.readouterr()
     assert 1 == code
@@ -77,8 +97,9 @@ def test_import_reports_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "bad.json" in captured.err
 
 
-def test_token_creates_a_working_identity(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_creates_a_working_identity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`cvsession token` prints a user id and a 256-bit token."""
     code, out = run(capsys, "token", "--data-dir", str(tmp_path / "d"))
     body = json.loads(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +417,16 @@ def test_same_api_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
         doc = user.get(f"/api/sessions/{sid}").json()
         assert ["upload", "processing"] == doc["completedSteps"]
         assert "1" == doc["forms"]["f"]["fields"]["x"]["value"]
+
+
+def test_title_with_nul_or_too_long_is_refused(alice: User) -> None:
+    """A title is an indexed column: U+0000 or more than 200 characters gets 422, not 500."""
+    sid = alice.new_session()["id"]
+    headers = {"Content-Type": "application/json-patch+json"}
+    for title in ("a\u0000b", "x" * 201):
+        body = '[{"op":"replace","path":"/title","value":%s}]' % json.dumps(title)
+        response = alice.patch(f"/api/sessions/{sid}", content=body.encode(), headers=headers)
+        assert 422 == response.status_code
+        created = alice.post("/api/sessions", json={"title": title})
+        assert 422 == created.status_code
+    assert "" == alice.get(f"/api/sessions/{sid}").json()["title"]

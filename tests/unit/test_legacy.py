@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvsession.core import catalogue, legacy, model
+from cvsession.core import catalogue, legacy, schema
 from cvsession.core.errors import InvalidInput
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -117,7 +117,7 @@ def test_parse_refuses_what_is_not_a_session(export: Any, path: str) -> None:
 def test_convert_midway_session() -> None:
     """Every known field of a mid-way legacy session lands in the right place."""
     doc = _convert(MIDWAY)
-    model.validate_document(doc)
+    schema.validate_document(doc)
     assert ("new1", "user-1", "in_progress", "job_77") == (
         doc["id"],
         doc["owner"],
@@ -299,4 +299,4 @@ def test_any_legacy_object_converts_to_a_valid_document_or_is_refused(raw: dict[
         doc = _convert(raw)
     except InvalidInput:
         return
-    model.validate_document(doc)
+    schema.validate_document(doc)

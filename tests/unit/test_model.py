@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvsession.core import model
+from cvsession.core import model, schema
 from cvsession.core.errors import IllegalTransition, InvalidInput
 from tests.strategies import new_doc, session_documents
 
@@ -250,14 +250,14 @@ def test_job_can_retry_only_when_failed_with_retries_left() -> None:
 
 def test_new_document_is_valid() -> None:
     """A brand-new session document validates."""
-    model.validate_document(new_doc())
+    schema.validate_document(new_doc())
 
 
 @given(session_documents(terminal=True))
 @settings(max_examples=60, deadline=None)
 def test_generated_documents_are_valid(doc: dict[str, Any]) -> None:
     """Every document the shared strategy produces validates."""
-    model.validate_document(doc)
+    schema.validate_document(doc)
 
 
 def _set(path: list[str | int], value: Any) -> Callable[[dict[str, Any]], None]:
@@ -443,7 +443,7 @@ def test_validate_document_points_at_the_bad_node(
     doc = new_doc()
     mutate(doc)
     with pytest.raises(InvalidInput) as info:
-        model.validate_document(doc)
+        schema.validate_document(doc)
     assert path == info.value.detail["path"]
 
 
@@ -488,14 +488,14 @@ def test_validate_document_accepts_full_optional_shapes() -> None:
     }
     doc["cv"] = {"basics": {"name": "Ada"}, "skills": [{"name": "Python"}]}
     doc["data"] = [1, "two", {"three": 3.0}]
-    model.validate_document(doc)
+    schema.validate_document(doc)
 
 
 def test_validate_document_does_not_modify_the_document() -> None:
     """Validation is read-only."""
     doc = new_doc()
     before = copy.deepcopy(doc)
-    model.validate_document(doc)
+    schema.validate_document(doc)
     assert before == doc
 
 
@@ -513,7 +513,7 @@ def test_validate_document_reports_cyclic_data_instead_of_looping() -> None:
     cyclic["self"] = cyclic
     doc["data"] = cyclic
     with pytest.raises(InvalidInput):
-        model.validate_document(doc)
+        schema.validate_document(doc)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -551,7 +551,7 @@ def test_corrupted_documents_raise_only_invalid_input(index: int, junk: Any) -> 
     path = _NEW_DOC_PATHS[index]
     _set(list(path), junk)(doc)
     try:
-        model.validate_document(doc)
+        schema.validate_document(doc)
     except InvalidInput as err:
         assert isinstance(err.detail["path"], str)
 
@@ -566,12 +566,12 @@ def test_integers_too_large_to_store_are_refused() -> None:
     """Free JSON may hold 64-bit integers; counters stay within JavaScript's safe integers."""
     doc = new_doc()
     doc["data"] = {"big": 2**64 - 1, "small": -(2**63)}
-    model.validate_document(doc)
+    schema.validate_document(doc)
     doc["data"] = {"list": [2**64]}
     with pytest.raises(InvalidInput) as info:
-        model.validate_document(doc)
+        schema.validate_document(doc)
     assert "/data/list/0" == info.value.detail["path"]
     doc = new_doc()
     doc["steps"]["upload"]["timeSpentMs"] = 2**53
     with pytest.raises(InvalidInput):
-        model.validate_document(doc)
+        schema.validate_document(doc)

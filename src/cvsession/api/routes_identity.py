@@ -146,6 +146,11 @@ async def root() -> dict[str, Any]:
         "name": "cvsession",
         "version": __version__,
         "description": "Durable, resumable sessions for a nine-step CV-building workflow.",
-        "links": {"openapi": "/openapi.json", "docs": "/docs", "health": "/healthz",
-                  "catalogue": "/api/catalogue", "identity": "/api/identity"},
+        "links": {
+            "openapi": "/openapi.json",
+            "docs": "/docs",
+            "health": "/healthz",
+            "catalogue": "/api/catalogue",
+            "identity": "/api/identity",
+        },
     }

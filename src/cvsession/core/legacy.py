@@ -4,7 +4,7 @@ The old app stored each session under the key `cvplus_session_{id}`; localStorag
 so values (and sometimes `formData`) may be JSON encoded once or twice. We are liberal in what
 we accept — timestamps as ISO strings or epoch milliseconds (or seconds, when too small to be
 milliseconds), status spellings like "in-progress" — and strict about what we produce: the
-result passes `model.validate_document`, and the raw legacy object is kept in `data.legacy`.
+result passes `schema.validate_document`, and the raw legacy object is kept in `data.legacy`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-from cvsession.core import catalogue, model, navigation, progress
+from cvsession.core import catalogue, model, navigation, progress, schema
 from cvsession.core.document import Document, escape_token, iso, new_session_document, parse_iso
 from cvsession.core.errors import InvalidInput
 
@@ -342,5 +342,5 @@ def convert_legacy(raw: dict[str, Any], *, owner: str, new_id: str, now: datetim
             "ignored": ignored,
         },
     }
-    model.validate_document(doc)
+    schema.validate_document(doc)
     return doc

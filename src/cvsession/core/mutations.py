@@ -120,7 +120,11 @@ class MutationContext:
         """Return the value at the path given as raw tokens (read-only: never mutate it)."""
         node: Any = self.doc
         for token in tokens:
-            if (isinstance(node, dict) and token in node) or (isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node)):
+            if isinstance(node, dict):
+                if token not in node:
+                    return default
+                node = node[token]
+            elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
                 node = node[token]
             else:
                 return default

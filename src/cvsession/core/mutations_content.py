@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cvsession.core import args as a
-from cvsession.core import model
+from cvsession.core import schema
 from cvsession.core.document import PATCHABLE_ROOTS, iso, split_pointer
 from cvsession.core.errors import InvalidInput, VersionConflict
 from cvsession.core.mutations import MutationContext, mutation
@@ -256,7 +256,7 @@ def patch(ctx: MutationContext, args: Any) -> None:
             version=ctx.version - 1,
         )
     new_doc, applied = apply_patch(ctx.doc, ops)
-    model.validate_document(new_doc)
+    schema.validate_document(new_doc)
     ctx.apply_patch_ops(applied, new_doc)
 
 

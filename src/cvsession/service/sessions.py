@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cvsession.core import handlers, model, navigation, resume
+from cvsession.core import handlers, navigation, resume, schema
 from cvsession.core.document import new_session_document, parse_iso
 from cvsession.core.errors import DomainError, InvalidInput, MutationGap, NotFound
 from cvsession.core.mutations import Mutation, check_order
@@ -183,7 +183,7 @@ class SessionService:
             for key in ("role", "jobDescription", "instructions"):
                 if key in target:
                     doc["target"][key] = target[key]
-        model.validate_document(doc)
+        schema.validate_document(doc)
         row = row_from_document(doc, {}, now)
         self.writer.run(lambda txn: txn.insert_session(row))
         self._notify(session_id, row.version)

@@ -368,8 +368,9 @@ class SQLTxn:
         if not self.for_update_clause or self.readonly:
             return
         for session_id in session_ids:
-            self._fetchone(f"SELECT id FROM sessions WHERE id = ?{self.for_update_clause}",
-                           [session_id])
+            self._fetchone(
+                f"SELECT id FROM sessions WHERE id = ?{self.for_update_clause}", [session_id]
+            )
 
     def get_session(self, session_id: str, *, for_update: bool = False) -> SessionRow | None:
         lock = self.for_update_clause if for_update and not self.readonly else ""
