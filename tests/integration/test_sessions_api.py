@@ -424,7 +424,7 @@ def test_title_with_nul_or_too_long_is_refused(alice: User) -> None:
     sid = alice.new_session()["id"]
     headers = {"Content-Type": "application/json-patch+json"}
     for title in ("a\u0000b", "x" * 201):
-        body = '[{"op":"replace","path":"/title","value":%s}]' % json.dumps(title)
+        body = json.dumps([{"op": "replace", "path": "/title", "value": title}])
         response = alice.patch(f"/api/sessions/{sid}", content=body.encode(), headers=headers)
         assert 422 == response.status_code
         created = alice.post("/api/sessions", json={"title": title})

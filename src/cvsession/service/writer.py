@@ -6,8 +6,9 @@ A unit that raises is rolled back alone and its future carries the exception; a 
 fails every unit of the batch. So nothing is acknowledged before it is durable, and a burst of
 N writes costs one fsync instead of N.
 
-Sessions named by the batch are locked in sorted order before any unit runs, so two processes
-sharing PostgreSQL cannot deadlock on each other's batches.
+Sessions named by the batch are locked in sorted order before any unit runs, so two writer
+threads or processes sharing PostgreSQL cannot deadlock on each other's batches over sessions
+(a deadlock elsewhere, e.g. on client rows, is retried).
 """
 
 from __future__ import annotations
@@ -40,25 +41,33 @@ _STOP: Any = object()
 class Writer:
     """Serialises and batches writes to a store. Use `start()`/`stop()` or `with`."""
 
-    def __init__(self, store: Store, *, max_batch: int = 256, retries: int = 3) -> None:
+    def __init__(
+        self, store: Store, *, max_batch: int = 256, retries: int = 3, threads: int = 1
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
         self.retries = retries
+        # SQLite has one writer at a time, so one thread; PostgreSQL commits concurrent
+        # transactions, so several threads hide its round trips (rows lock per session).
+        self.threads = threads
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self.batches = 0
-        self.units = 0
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="cvsession-writer", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"cvsession-writer-{i}", daemon=True)
+                for i in range(self.threads)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
+        for _ in self._threads:
             self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def __enter__(self) -> Writer:
         self.start()
@@ -69,7 +78,7 @@ class Writer:
 
     def submit(self, fn: Callable[[Txn], T], lock_sessions: tuple[str, ...] = ()) -> Future[T]:
         """Queue `fn` to run inside a write transaction; the future resolves after the commit."""
-        if self._thread is None:
+        if not self._threads:
             raise RuntimeError("the writer is not running")
         unit: _Unit[T] = _Unit(fn, lock_sessions)
         self._queue.put(unit)
@@ -89,7 +98,9 @@ class Writer:
             if first is _STOP:
                 break
             batch: list[_Unit[Any]] = [first]
-            while len(batch) < self.max_batch:
+            # With several threads, take a fair share of what waits so the others get work too.
+            limit = min(self.max_batch, 1 + self._queue.qsize() // self.threads)
+            while len(batch) < limit:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -120,8 +131,6 @@ class Writer:
                 for unit in batch:
                     unit.future.set_exception(exc)
                 return
-            self.batches += 1
-            self.units += len(batch)
             for unit, (ok, value) in zip(batch, results, strict=True):
                 if ok:
                     unit.future.set_result(value)
