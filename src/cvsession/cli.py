@@ -80,6 +80,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
+    from cvsession.service.sessions import export_payload
     from cvsession.store.base import SessionQuery
 
     with _services(args) as svc:
@@ -110,31 +111,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             with svc.store.read() as txn:
                 entries = txn.log_since(row.id, 0, 1_000_000)
                 conflicts = txn.list_conflicts(row.id)
-            payload = {
-                "session": row.document,
-                "log": [
-                    {
-                        "version": e.version,
-                        "clientID": e.client_id,
-                        "mutationID": e.mutation_id,
-                        "name": e.name,
-                        "args": e.args,
-                        "ops": e.ops,
-                        "at": e.created_at.isoformat(),
-                    }
-                    for e in entries
-                ],
-                "conflicts": [
-                    {
-                        "id": c.id,
-                        "path": c.path,
-                        "yours": c.yours,
-                        "theirs": c.theirs,
-                        "status": c.status,
-                    }
-                    for c in conflicts
-                ],
-            }
+            payload = export_payload(row, entries, conflicts)
             if args.out:
                 Path(args.out).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
             else:

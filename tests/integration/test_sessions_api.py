@@ -430,3 +430,20 @@ def test_title_with_nul_or_too_long_is_refused(alice: User) -> None:
         created = alice.post("/api/sessions", json={"title": title})
         assert 422 == created.status_code
     assert "" == alice.get(f"/api/sessions/{sid}").json()["title"]
+
+
+def test_export_holds_document_log_and_conflicts(alice: User) -> None:
+    """Export returns the document, every logged mutation in order, and conflict records."""
+    sid = alice.new_session()["id"]
+    field = {"form": "f", "field": "x"}
+    push(alice, sid, "a", {"id": 1, "name": "form.setField", "args": {**field, "value": 1}})
+    push(
+        alice,
+        sid,
+        "b",
+        {"id": 1, "name": "form.setField", "baseVersion": 0, "args": {**field, "value": 2}},
+    )
+    export = alice.get(f"/api/sessions/{sid}/export").json()
+    assert sid == export["session"]["id"]
+    assert [1, 2] == [e["version"] for e in export["log"]]
+    assert [(2, 1)] == [(c["yours"], c["theirs"]) for c in export["conflicts"]]

@@ -167,37 +167,10 @@ async def delete_session(session_id: str, svc: Svc, who: CallerDep) -> Response:
 @router.get("/{session_id}/export")
 async def export_session(session_id: str, svc: Svc, who: CallerDep) -> JSONObject:
     """Everything kept about the session: document, mutation log and conflicts."""
-    row, entries, _ = await anyio.to_thread.run_sync(
-        lambda: svc.sessions.log_since(who.user_id, session_id, 0, 100_000)
+    payload: JSONObject = await anyio.to_thread.run_sync(
+        svc.sessions.export, who.user_id, session_id
     )
-    conflicts = await anyio.to_thread.run_sync(svc.sessions.conflicts, who.user_id, session_id)
-    return {
-        "session": row.document,
-        "log": [
-            {
-                "version": e.version,
-                "clientID": e.client_id,
-                "mutationID": e.mutation_id,
-                "name": e.name,
-                "args": e.args,
-                "ops": e.ops,
-                "conflicts": e.conflicts,
-                "at": e.created_at.isoformat(),
-            }
-            for e in entries
-        ],
-        "conflicts": [
-            {
-                "id": c.id,
-                "path": c.path,
-                "yours": c.yours,
-                "theirs": c.theirs,
-                "status": c.status,
-                "resolution": c.resolution,
-            }
-            for c in conflicts
-        ],
-    }
+    return payload
 
 
 # lifecycle -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cvsession.api.routes_sessions import IfMatch, run_command
 from cvsession.core.document import split_pointer
 from cvsession.core.errors import InvalidInput, UnsupportedMediaType
 from cvsession.core.mutations import Mutation
+from cvsession.service.sessions import conflict_json
 
 router = APIRouter(prefix="/api", tags=["sync"])
 JSON_PATCH = "application/json-patch+json"
@@ -181,21 +182,7 @@ async def list_conflicts(
     session_id: str, svc: Svc, who: CallerDep, status: Literal["open", "resolved"] | None = None
 ) -> dict[str, Any]:
     rows = await anyio.to_thread.run_sync(svc.sessions.conflicts, who.user_id, session_id, status)
-    return {
-        "conflicts": [
-            {
-                "id": c.id,
-                "path": c.path,
-                "yours": c.yours,
-                "theirs": c.theirs,
-                "version": c.version,
-                "status": c.status,
-                "resolution": c.resolution,
-                "createdAt": c.created_at.isoformat(),
-            }
-            for c in rows
-        ]
-    }
+    return {"conflicts": [conflict_json(c) for c in rows]}
 
 
 @router.post("/sessions/{session_id}/conflicts/{conflict_id}/resolve")

@@ -96,6 +96,42 @@ def row_from_document(
     )
 
 
+def conflict_json(c: ConflictRow) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "path": c.path,
+        "yours": c.yours,
+        "theirs": c.theirs,
+        "version": c.version,
+        "status": c.status,
+        "resolution": c.resolution,
+        "createdAt": c.created_at.isoformat(),
+    }
+
+
+def export_payload(
+    row: SessionRow, entries: Sequence[LogEntry], conflicts: Sequence[ConflictRow]
+) -> dict[str, Any]:
+    """Everything kept about a session: document, mutation log and conflicts."""
+    return {
+        "session": row.document,
+        "log": [
+            {
+                "version": e.version,
+                "clientID": e.client_id,
+                "mutationID": e.mutation_id,
+                "name": e.name,
+                "args": e.args,
+                "ops": e.ops,
+                "conflicts": e.conflicts,
+                "at": e.created_at.isoformat(),
+            }
+            for e in entries
+        ],
+        "conflicts": [conflict_json(c) for c in conflicts],
+    }
+
+
 class SessionService:
     def __init__(self, store: Store, writer: Writer, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -131,6 +167,12 @@ class SessionService:
         with self.store.read() as txn:
             row = self._owned(txn, user_id, session_id)
             return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
+
+    def export(self, user_id: str, session_id: str) -> dict[str, Any]:
+        with self.store.read() as txn:
+            row = self._owned(txn, user_id, session_id)
+            entries = txn.log_since(session_id, 0, 1_000_000)
+            return export_payload(row, entries, txn.list_conflicts(session_id))
 
     def client_last(self, user_id: str, client_id: str) -> int:
         """The client's lastMutationID (0 for a client never seen or not the caller's)."""
