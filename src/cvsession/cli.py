@@ -59,6 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        ws_max_size=1024 * 1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
         access_log=False,
     )
     return 0
@@ -99,6 +102,13 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         if args.action == "expire":
             count = svc.sessions.expire_inactive(svc.settings.retention)
             print(f"expired {count} session(s)")
+            return 0
+        if args.action == "compact":
+            from cvsession.service.history import HistoryPolicy, HistoryService
+
+            history = HistoryService(svc.sessions, HistoryPolicy.from_settings(svc.settings))
+            removed = history.compact_all(args.keep_versions)
+            print(f"compacted history: {removed} log entries removed")
             return 0
         with svc.store.read() as txn:
             row = txn.get_session(args.id)
@@ -161,11 +171,18 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
                     failed += 1
                     continue
                 row = row_from_document(doc, {}, svc.sessions.clock())
-                svc.writer.run(lambda txn, row=row: txn.insert_session(row))
+                svc.writer.run(lambda txn, row=row: _insert_imported_txn(txn, row))
                 print(f"imported {legacy_id} -> {row.id} ({row.status}, {row.current_step})")
                 imported += 1
     print(f"{imported} imported, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+def _insert_imported_txn(txn: Any, row: Any) -> None:
+    from cvsession.service import history
+
+    txn.insert_session(row)
+    history.snapshot_txn(txn, row)  # history starts at the imported state
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", help="write to this file instead of standard output")
     actions.add_parser(
         "expire", parents=[common], help="mark sessions idle past their retention as expired"
+    )
+    compact = actions.add_parser(
+        "compact", parents=[common], help="drop history older than the retained log window"
+    )
+    compact.add_argument(
+        "--keep-versions",
+        type=int,
+        help="versions of log to keep per session (default: CVSESSION_LOG_KEEP_VERSIONS)",
     )
     sessions.set_defaults(fn=cmd_sessions)
 

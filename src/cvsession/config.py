@@ -43,7 +43,20 @@ class Settings:
     identity_rate_per_minute: int = field(
         default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60"))
     )
+    # "" or "local": one process; "redis://127.0.0.1:6379/0": pokes between server processes.
+    pubsub_url: str = field(default_factory=lambda: _env("PUBSUB_URL", ""))
+    sync_sweep_seconds: float = field(
+        default_factory=lambda: float(_env("SYNC_SWEEP_SECONDS", "2"))
+    )
+    # History: a snapshot of the document every N versions, and at least the last M versions
+    # of mutation log kept (older ones are compacted into the snapshot they lead to).
+    snapshot_every: int = field(default_factory=lambda: int(_env("SNAPSHOT_EVERY", "100")))
+    log_keep_versions: int = field(default_factory=lambda: int(_env("LOG_KEEP_VERSIONS", "1000")))
     writer_max_batch: int = 256
+    # SQLite takes one writer thread; PostgreSQL commits concurrent transactions.
+    writer_threads_postgres: int = field(
+        default_factory=lambda: int(_env("WRITER_THREADS_POSTGRES", "4"))
+    )
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under the data directory."""

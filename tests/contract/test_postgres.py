@@ -52,6 +52,7 @@ def test_schema_holds_the_tables_and_search_path_is_set(
         "mutation_log",
         "schema_migrations",
         "sessions",
+        "snapshots",
         "step_durations",
         "tokens",
         "users",

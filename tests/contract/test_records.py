@@ -181,3 +181,14 @@ def test_step_duration_stats_keep_the_newest_thousand(seeded: Store, rows: Rows)
     with seeded.read() as txn:
         stats = txn.step_duration_stats()["upload"]
     assert list(range(10_000 - 1004, 10_000 - 4)) == stats
+
+
+def test_session_versions_reports_existing_sessions_only(seeded: Store, rows: Rows) -> None:
+    """session_versions maps each existing id to its version and skips unknown ids."""
+    with seeded.transaction() as txn:
+        row = txn.get_session("s1")
+        assert row is not None
+        txn.update_session(dataclasses.replace(row, version=7))
+    with seeded.read() as txn:
+        assert {"s1": 7} == txn.session_versions(["s1", "nope", "s1"])
+        assert {} == txn.session_versions([])

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,65 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, data_dir: Path, database_url: str = "") -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "cvsession",
-            "serve",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            "--log-level",
-            "warning",
-        ]
-        if self.database_url:
-            cmd += ["--database-url", self.database_url]
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = self.data_dir / "server.log"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start: " + self._stderr())
-
-    def _stderr(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+from tests.servers import Server
 
 
 @pytest.fixture

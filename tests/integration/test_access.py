@@ -57,6 +57,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"choice": "theirs"}
     },
     ("GET", "/api/sessions/{session_id}/history"): {},
+    ("GET", "/api/sessions/{session_id}/versions"): {},
+    ("GET", "/api/sessions/{session_id}/versions/{version}"): {},
+    ("POST", "/api/sessions/{session_id}/restore"): {"json": {"version": 0}},
 }
 PATH_VALUES = {
     "step": "upload",
@@ -68,6 +71,7 @@ PATH_VALUES = {
     "field": "email",
     "key": "upload",
     "conflict_id": "c_x",
+    "version": "0",
 }
 
 

@@ -10,7 +10,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cvsession"
 # Layer of each top-level part of the package, lowest first.
-LAYERS = {"core": 0, "store": 1, "service": 2, "config": 2, "api": 3, "cli": 4, "__main__": 5}
+LAYERS = {
+    "core": 0,
+    "store": 1,
+    "service": 2,
+    "config": 2,
+    "api": 3,
+    "client": 3,
+    "cli": 4,
+    "__main__": 5,
+}
 # Third-party imports the pure core may use (pure, no I/O): docs/decisions/0002.
 CORE_THIRD_PARTY = {"jsonpatch", "jsonpointer"}
 CORE_FORBIDDEN_STDLIB = {
@@ -94,3 +103,10 @@ def test_no_eval_or_exec_anywhere() -> None:
             ):
                 calls.append(f"{path.name}:{node.lineno}")
     assert [] == calls
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _part(p) == "client"], ids=lambda p: p.name)
+def test_client_sdk_uses_only_the_core(path: Path) -> None:
+    """The Python client SDK shares the core with the server and nothing else of it."""
+    inner = [n for n in _imports(path) if n.startswith("cvsession.")]
+    assert [] == [n for n in inner if n.split(".")[1] not in ("core", "client")]

@@ -15,8 +15,11 @@ from cvsession import __version__
 from cvsession.api import auth
 from cvsession.api.problems import BodyLimitMiddleware, install_handlers
 from cvsession.config import Settings
+from cvsession.service import history
 from cvsession.service.identity import Identity
+from cvsession.service.pubsub import open_pubsub
 from cvsession.service.sessions import SessionService
+from cvsession.service.sync import SyncHub
 from cvsession.service.writer import Writer
 from cvsession.store import Store, open_store
 
@@ -46,14 +49,17 @@ class Services:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             store = open_store(settings.resolved_database_url())
         store.migrate()
-        writer = Writer(store, max_batch=settings.writer_max_batch)
+        threads = 1 if store.url.startswith("sqlite") else settings.writer_threads_postgres
+        writer = Writer(store, max_batch=settings.writer_max_batch, threads=threads)
         writer.start()
+        sessions = SessionService(store, writer, clock)
+        history.configure(sessions, history.HistoryPolicy.from_settings(settings))
         return cls(
             settings,
             store,
             writer,
             Identity(store, writer, clock),
-            SessionService(store, writer, clock),
+            sessions,
             auth.RateLimiter(settings.identity_rate_per_minute),
         )
 
@@ -106,9 +112,17 @@ def create_app(
             lambda: Services.open(settings, store=store, clock=clock)
         )
         app.state.services = svc
+        hub = SyncHub(
+            svc.sessions,
+            open_pubsub(settings.pubsub_url),
+            sweep_seconds=settings.sync_sweep_seconds,
+        )
+        await hub.start()
+        app.state.hub = hub
         try:
             yield
         finally:
+            await hub.stop()
             await anyio.to_thread.run_sync(svc.close)
 
     app = FastAPI(
@@ -122,9 +136,11 @@ def create_app(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )
 
-    from cvsession.api import routes_identity, routes_sessions, routes_sync
+    from cvsession.api import routes_history, routes_identity, routes_sessions, routes_sync, ws
 
     app.include_router(routes_identity.router)
     app.include_router(routes_sessions.router)
     app.include_router(routes_sync.router)
+    app.include_router(routes_history.router)
+    app.include_router(ws.router)
     return app

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request, Response
+from starlette.requests import HTTPConnection
 
 from cvsession.api.problems import problem
 from cvsession.core.errors import DomainError
@@ -43,7 +44,7 @@ class Caller:
     via: Literal["bearer", "cookie"]
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():

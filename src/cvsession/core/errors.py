@@ -72,3 +72,10 @@ class LimitExceeded(DomainError):
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
     status = 415
+
+
+class HistoryUnavailable(DomainError):
+    """A version older than the retained history (compacted away): it cannot be rebuilt."""
+
+    code = "history_unavailable"
+    status = 410

@@ -1,6 +1,6 @@
 """Import every named mutation so that it is registered; the service imports this module."""
 
-from cvsession.core import mutations_content, mutations_workflow
+from cvsession.core import mutations_content, mutations_history, mutations_workflow
 from cvsession.core.mutations import apply_mutation, handler_names
 
 # Mutations a client may never send: the server issues them itself.
@@ -11,5 +11,6 @@ __all__ = [
     "apply_mutation",
     "handler_names",
     "mutations_content",
+    "mutations_history",
     "mutations_workflow",
 ]

@@ -20,6 +20,7 @@ from cvsession.core import handlers, navigation, resume, schema
 from cvsession.core.document import new_session_document, parse_iso
 from cvsession.core.errors import DomainError, InvalidInput, MutationGap, NotFound
 from cvsession.core.mutations import Mutation, check_order
+from cvsession.service import history
 from cvsession.service.writer import Writer
 from cvsession.store.base import (
     ClientRow,
@@ -106,6 +107,8 @@ def conflict_json(c: ConflictRow) -> dict[str, Any]:
         "status": c.status,
         "resolution": c.resolution,
         "createdAt": c.created_at.isoformat(),
+        "clientID": c.client_id,
+        "mutationID": c.mutation_id,
     }
 
 
@@ -132,6 +135,11 @@ def export_payload(
     }
 
 
+class ForbiddenClient(DomainError):
+    code = "forbidden_client"
+    status = 403
+
+
 class SessionService:
     def __init__(self, store: Store, writer: Writer, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -142,7 +150,7 @@ class SessionService:
         self.listeners: list[Callable[[str, int], None]] = []
 
     # reads -------------------------------------------------------------------------------------
-    def _owned(
+    def owned(
         self, txn: Txn, user_id: str, session_id: str, *, for_update: bool = False
     ) -> SessionRow:
         if not SESSION_ID.fullmatch(session_id):
@@ -154,7 +162,7 @@ class SessionService:
 
     def get(self, user_id: str, session_id: str) -> SessionRow:
         with self.store.read() as txn:
-            return self._owned(txn, user_id, session_id)
+            return self.owned(txn, user_id, session_id)
 
     def search(self, user_id: str, query: SessionQuery) -> tuple[list[SessionRow], int]:
         query = dataclasses.replace(query, owner_id=user_id)
@@ -165,12 +173,37 @@ class SessionService:
         self, user_id: str, session_id: str, version: int, limit: int = 1000
     ) -> tuple[SessionRow, list[LogEntry], int | None]:
         with self.store.read() as txn:
-            row = self._owned(txn, user_id, session_id)
+            row = self.owned(txn, user_id, session_id)
             return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
+
+    def changes_since(
+        self, session_id: str, version: int, limit: int = 5000
+    ) -> tuple[SessionRow, list[LogEntry], int | None]:
+        """The session with its log after `version` (no owner check: for the sync hub, whose
+        members were authorised when they joined)."""
+        with self.store.read() as txn:
+            row = txn.get_session(session_id)
+            if row is None:
+                raise NotFound("no such session", session_id=session_id)
+            return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
+
+    def versions(self, session_ids: Sequence[str]) -> dict[str, int]:
+        with self.store.read() as txn:
+            return txn.session_versions(session_ids)
+
+    def check_client(self, user_id: str, client_id: str) -> int:
+        """The client's lastMutationID; ForbiddenClient if another user owns that clientID."""
+        with self.store.read() as txn:
+            client = txn.get_client(client_id)
+        if client is None:
+            return 0
+        if client.user_id != user_id:
+            raise ForbiddenClient("this clientID belongs to another user")
+        return client.last_mutation_id
 
     def export(self, user_id: str, session_id: str) -> dict[str, Any]:
         with self.store.read() as txn:
-            row = self._owned(txn, user_id, session_id)
+            row = self.owned(txn, user_id, session_id)
             entries = txn.log_since(session_id, 0, 1_000_000)
             return export_payload(row, entries, txn.list_conflicts(session_id))
 
@@ -184,7 +217,7 @@ class SessionService:
         self, user_id: str, session_id: str, status: str | None = None
     ) -> list[ConflictRow]:
         with self.store.read() as txn:
-            self._owned(txn, user_id, session_id)
+            self.owned(txn, user_id, session_id)
             return txn.list_conflicts(session_id, status=status)
 
     def step_durations(self) -> dict[str, list[int]]:
@@ -227,13 +260,18 @@ class SessionService:
                     doc["target"][key] = target[key]
         schema.validate_document(doc)
         row = row_from_document(doc, {}, now)
-        self.writer.run(lambda txn: txn.insert_session(row))
+
+        def insert_txn(txn: Txn) -> None:
+            txn.insert_session(row)
+            history.snapshot_txn(txn, row)  # version 0: history starts here
+
+        self.writer.run(insert_txn)
         self._notify(session_id, row.version)
         return row
 
     def delete(self, user_id: str, session_id: str) -> None:
         def txn_fn(txn: Txn) -> None:
-            self._owned(txn, user_id, session_id, for_update=True)
+            self.owned(txn, user_id, session_id, for_update=True)
             txn.delete_session(session_id)
 
         self.writer.run(txn_fn, (session_id,))
@@ -271,11 +309,11 @@ class SessionService:
         the caller's raises NotFound and consumes nothing.
         """
         for mut in mutations:
-            self._check(mut, False)
+            self._check(mut, True)  # server-only names are refused per mutation, below
 
         def unit(txn: Txn) -> tuple[list[Outcome], MutationGap | None]:
             outcomes: list[Outcome] = []
-            row: SessionRow | None = self._owned(txn, user_id, session_id, for_update=True)
+            row: SessionRow | None = self.owned(txn, user_id, session_id, for_update=True)
             for mut in mutations:
                 try:
                     # A gap is detected before anything is written, so no savepoint is needed;
@@ -335,7 +373,9 @@ class SessionService:
 
         row: SessionRow | None = None
         try:
-            row = current or self._owned(txn, user_id, session_id, for_update=True)
+            if mut.client_id and mut.name.startswith(handlers.SERVER_ONLY_PREFIX):
+                raise InvalidInput(f"unknown mutation {mut.name!r}")
+            row = current or self.owned(txn, user_id, session_id, for_update=True)
             extra = self._extra_txn(txn, session_id, mut)
             result = handlers.apply_mutation(
                 row.document, row.field_versions, row.version, mut, now, extra=extra
@@ -385,6 +425,7 @@ class SessionService:
             )
             new_row = row_from_document(result.document, result.field_versions, now)
             txn.update_session(new_row)
+            history.after_update_txn(txn, new_row, history.policy_for(self))
         return Outcome(
             "applied",
             session_id,
@@ -397,6 +438,8 @@ class SessionService:
         )
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:
+        if mut.name == history.RESTORE:
+            return history.restore_extra_txn(txn, session_id, mut.args)
         if mut.name != "conflict.resolve" or not isinstance(mut.args, dict):
             return {}
         cid = mut.args.get("conflictId")

@@ -1,9 +1,9 @@
 """The `Store` interface every backend implements, and the rows it moves.
 
 A store keeps users and their tokens, sessions (the JSON document plus indexed columns), the
-per-session mutation log, each client's lastMutationID, conflict records and recorded step
-durations. Backends: `SQLiteStore` (embedded default) and `PostgresStore`, chosen by
-`open_store(url)`.
+per-session mutation log and document snapshots, each client's lastMutationID, conflict records
+and recorded step durations. Backends: `SQLiteStore` (embedded default) and `PostgresStore`,
+chosen by `open_store(url)`.
 
 Atomicity: everything done through one `Txn` commits or rolls back together. `Store.transaction()`
 is the only way to write. `Txn.savepoint()` nests a unit that can be rolled back alone (used for
@@ -176,7 +176,13 @@ class Txn(Protocol):
         """Overwrite every column of session `row.id`; raises KeyError if it does not exist."""
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete the session with its log, conflicts and durations; return whether it existed."""
+        """Delete the session with its log, snapshots, conflicts and durations.
+
+        Return whether it existed.
+        """
+
+    def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each existing session among `session_ids` (at most 1,000)."""
 
     def list_sessions(self, query: SessionQuery) -> list[SessionRow]: ...
     def count_sessions(self, query: SessionQuery) -> int: ...
@@ -193,6 +199,43 @@ class Txn(Protocol):
 
     def truncate_log(self, session_id: str, before_version: int) -> int:
         """Compaction: delete entries with version < `before_version`; return how many."""
+
+    # snapshots (history: the document at a version = nearest snapshot + the log after it)
+    def insert_snapshot(
+        self,
+        session_id: str,
+        version: int,
+        document: dict[str, Any],
+        field_versions: dict[str, int],
+        created_at: datetime,
+    ) -> None:
+        """Store the session's document and field versions as they were at `version`.
+
+        Idempotent: if a snapshot of this session at this version exists it is kept as it is
+        (a document at a given version never changes, so both are the same) and nothing is
+        raised. The session must exist (foreign key); its deletion deletes its snapshots.
+        """
+
+    def snapshot_at_or_before(
+        self, session_id: str, version: int
+    ) -> tuple[int, dict[str, Any], dict[str, int]] | None:
+        """The newest snapshot with version <= `version`: (version, document, field_versions).
+
+        None if the session has no snapshot that old (or none at all).
+        """
+
+    def snapshot_versions(self, session_id: str) -> list[int]:
+        """Versions of the session's snapshots, ascending (empty if none)."""
+
+    def delete_snapshots_before(self, session_id: str, version: int) -> int:
+        """Compaction: delete the session's snapshots with version < `version`; return how many."""
+
+    def session_version_page(self, after_id: str, limit: int = 500) -> list[tuple[str, int]]:
+        """(id, version) of the sessions whose id sorts after `after_id`, in id order.
+
+        A keyset page for sweeps over every session (compaction) that reads no documents.
+        `limit` is clamped to 1..500; pass the last id of a page to get the next one.
+        """
 
     # clients
     def get_client(self, client_id: str) -> ClientRow | None: ...

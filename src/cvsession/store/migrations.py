@@ -204,7 +204,41 @@ _POSTGRES_0001 = (
     *_INDEXES,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _SQLITE_0001, _POSTGRES_0001),)
+# Snapshots of a session's document every N versions, so that any retained version can be
+# rebuilt from the nearest snapshot plus the log after it, and the log before the oldest kept
+# snapshot can be compacted away. Existing sessions get a snapshot of their current state, so
+# their history is reconstructible from the upgrade on.
+_BACKFILL_SNAPSHOTS = (
+    "INSERT INTO snapshots (session_id, version, document, field_versions, created_at) "
+    "SELECT id, version, document, field_versions, updated_at FROM sessions"
+)
+_SQLITE_0002 = (
+    """CREATE TABLE snapshots (
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        field_versions TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, version)
+    ) WITHOUT ROWID""",
+    _BACKFILL_SNAPSHOTS,
+)
+_POSTGRES_0002 = (
+    """CREATE TABLE snapshots (
+        session_id TEXT COLLATE "C" NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        version BIGINT NOT NULL,
+        document TEXT NOT NULL,
+        field_versions TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, version)
+    )""",
+    _BACKFILL_SNAPSHOTS,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", _SQLITE_0001, _POSTGRES_0001),
+    Migration(2, "snapshots", _SQLITE_0002, _POSTGRES_0002),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -427,6 +427,14 @@ class SQLTxn:
         )
         return [log_from(r) for r in self.fetchall(sql, [session_id, version, max(0, limit)])]
 
+    def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(session_ids))[:1000]
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self.fetchall(f"SELECT id, version FROM sessions WHERE id IN ({marks})", ids)
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def log_min_version(self, session_id: str) -> int | None:
         sql = "SELECT MIN(version) FROM mutation_log WHERE session_id = ?"
         r = self._fetchone(sql, [session_id])
@@ -436,6 +444,54 @@ class SQLTxn:
         self._write()
         sql = "DELETE FROM mutation_log WHERE session_id = ? AND version < ?"
         return self.execute(sql, [session_id, before_version])
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def insert_snapshot(
+        self,
+        session_id: str,
+        version: int,
+        document: dict[str, Any],
+        field_versions: dict[str, int],
+        created_at: datetime,
+    ) -> None:
+        self._write()
+        sql = (
+            "INSERT INTO snapshots (session_id, version, document, field_versions, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        params = [
+            session_id,
+            version,
+            dump_json(document),
+            dump_json(field_versions),
+            to_ms(created_at),
+        ]
+        self.execute(sql, params)
+
+    def snapshot_at_or_before(
+        self, session_id: str, version: int
+    ) -> tuple[int, dict[str, Any], dict[str, int]] | None:
+        sql = (
+            "SELECT version, document, field_versions FROM snapshots "
+            "WHERE session_id = ? AND version <= ? ORDER BY version DESC LIMIT 1"
+        )
+        r = self._fetchone(sql, [session_id, version])
+        return None if r is None else (int(r[0]), load_json(r[1]), load_json(r[2]))
+
+    def snapshot_versions(self, session_id: str) -> list[int]:
+        sql = "SELECT version FROM snapshots WHERE session_id = ? ORDER BY version"
+        return [int(r[0]) for r in self.fetchall(sql, [session_id])]
+
+    def delete_snapshots_before(self, session_id: str, version: int) -> int:
+        self._write()
+        sql = "DELETE FROM snapshots WHERE session_id = ? AND version < ?"
+        return self.execute(sql, [session_id, version])
+
+    def session_version_page(self, after_id: str, limit: int = 500) -> list[tuple[str, int]]:
+        sql = "SELECT id, version FROM sessions WHERE id > ? ORDER BY id LIMIT ?"
+        rows = self.fetchall(sql, [after_id, clamp_limit(limit)])
+        return [(str(r[0]), int(r[1])) for r in rows]
 
     # --- clients ------------------------------------------------------------------------------
 

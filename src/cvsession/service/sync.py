@@ -1,0 +1,497 @@
+"""Real-time sync: rooms of connected clients per session, patches, acks, conflicts, presence.
+
+The hub is framework-free: a connection is anything with `send_json` and `close` (`Peer`), so
+the WebSocket edge stays thin. Everything a client learns about the document comes from the
+database (the mutation log), never from the message that announced a change: a poke from this
+process, from another one over pub/sub, or from the periodic sweep all lead to the same read, so a
+lost poke delays a patch by at most one sweep and loses nothing.
+
+Each member has its own outgoing queue and sender task, so one slow client never holds up the
+others; a client that falls too far behind is disconnected and catches up from its cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import anyio
+
+from cvsession.core.errors import DomainError, NotFound
+from cvsession.core.mutations import Mutation
+from cvsession.service.pubsub import LocalPubSub, PubSub
+from cvsession.service.sessions import SessionService
+from cvsession.store.base import LogEntry
+
+log = logging.getLogger(__name__)
+
+PRESENCE_TTL = 30.0
+PRESENCE_REPUBLISH = 10.0
+MAX_QUEUE = 1000
+MAX_PATCH_ENTRIES = 5000
+
+
+class Peer(Protocol):
+    async def send_json(self, message: dict[str, Any]) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(eq=False)
+class Member:
+    """One connected client in one session's room."""
+
+    peer: Peer
+    session_id: str
+    user_id: str
+    client_id: str
+    client_group_id: str = ""
+    device: str = ""
+    cookie: int = -1  # version this client holds; -1: nothing yet (reset)
+    step: str | None = None
+    substep: str | None = None
+    last_seen: float = field(default_factory=time.monotonic)
+    needs_patch: bool = True
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(MAX_QUEUE)
+    )
+    sender: asyncio.Task[None] | None = None
+    closed: bool = False
+
+    def presence(self) -> dict[str, Any]:
+        return {
+            "clientID": self.client_id,
+            "device": self.device,
+            "step": self.step,
+            "substep": self.substep,
+            "lastSeen": datetime.fromtimestamp(
+                time.time() - (time.monotonic() - self.last_seen), UTC
+            ).isoformat(),
+        }
+
+
+@dataclass(eq=False)
+class Room:
+    session_id: str
+    members: set[Member] = field(default_factory=set)
+    version: int = -1  # the newest version this process has delivered
+    refreshing: bool = False
+    dirty: bool = False
+    remote_presence: dict[str, tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
+    presence_key: tuple[Any, ...] = ()
+    refreshed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class SyncHub:
+    """All rooms of this process. Use `start()`/`stop()` or `async with`."""
+
+    def __init__(
+        self,
+        sessions: SessionService,
+        pubsub: PubSub | None = None,
+        *,
+        sweep_seconds: float = 2.0,
+        presence_ttl: float = PRESENCE_TTL,
+    ) -> None:
+        self.sessions = sessions
+        self.pubsub = pubsub or LocalPubSub()
+        self.sweep_seconds = sweep_seconds
+        self.presence_ttl = presence_ttl
+        self.rooms: dict[str, Room] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._last_republish = 0.0
+        self.patches_sent = 0
+
+    async def __aenter__(self) -> SyncHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.sessions.listeners.append(self._changed_threadsafe)
+        await self.pubsub.start(self._remote)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="cvsession-sync-sweep")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.sessions.listeners.remove(self._changed_threadsafe)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for room in list(self.rooms.values()):
+            for member in list(room.members):
+                await self.leave(member, close=(1001, "server shutting down"))
+        await self.pubsub.stop()
+
+    # membership --------------------------------------------------------------------------------
+    async def join(self, member: Member, last_mutation_id: int) -> None:
+        """Add a member: welcome, catch-up patch, ack and presence follow in that order."""
+        room = self.rooms.get(member.session_id)
+        if room is None:
+            room = self.rooms[member.session_id] = Room(member.session_id)
+        room.members.add(member)
+        member.sender = asyncio.create_task(self._send_loop(member))
+        self.send(
+            member,
+            {
+                "type": "welcome",
+                "sessionID": member.session_id,
+                "clientID": member.client_id,
+                "protocol": 1,
+                "serverTime": datetime.now(UTC).isoformat(),
+            },
+        )
+        await self.refresh(room)
+        self.send(member, {"type": "ack", "lastMutationID": last_mutation_id})
+        await self._presence_changed(room)
+
+    async def leave(self, member: Member, close: tuple[int, str] | None = None) -> None:
+        room = self.rooms.get(member.session_id)
+        if room is not None:
+            room.members.discard(member)
+            if not room.members:
+                del self.rooms[member.session_id]  # idle rooms go: memory stays flat
+            else:
+                await self._presence_changed(room)
+        if not member.closed:
+            member.closed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                member.queue.put_nowait(None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await member.peer.close(*close)
+        if member.sender is not None and member.sender is not asyncio.current_task():
+            member.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await member.sender
+
+    def send(self, member: Member, message: dict[str, Any]) -> None:
+        """Queue a message; a member that cannot keep up is disconnected (it will catch up)."""
+        if member.closed:
+            return
+        try:
+            member.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            log.warning("client %s is too slow; disconnecting", member.client_id)
+            member.closed = True
+            asyncio.get_running_loop().create_task(member.peer.close(4008, "too slow"))
+
+    async def _send_loop(self, member: Member) -> None:
+        while True:
+            message = await member.queue.get()
+            if message is None:
+                return
+            try:
+                await member.peer.send_json(message)
+            except Exception:  # the connection is gone; the edge cleans up
+                member.closed = True
+                return
+
+    # changes -----------------------------------------------------------------------------------
+    def _changed_threadsafe(self, session_id: str, version: int) -> None:
+        """SessionService listener: may run on a worker thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._changed(session_id, version)
+        else:
+            loop.call_soon_threadsafe(self._changed, session_id, version)
+
+    def _changed(self, session_id: str, version: int) -> None:
+        self.poke(session_id)
+        asyncio.get_running_loop().create_task(
+            self.pubsub.publish({"kind": "change", "session": session_id, "version": version})
+        )
+
+    def poke(self, session_id: str) -> None:
+        """Something changed in `session_id`: bring its room's members up to date."""
+        room = self.rooms.get(session_id)
+        if room is not None:
+            asyncio.get_running_loop().create_task(self.refresh(room))
+
+    async def refresh(self, room: Room) -> None:
+        """Send each member the patch from its cookie to the current version (coalesced)."""
+        if room.refreshing:
+            room.dirty = True
+            return
+        room.refreshing = True
+        try:
+            while True:
+                room.dirty = False
+                await self._refresh_once(room)
+                if not room.dirty:
+                    return
+        finally:
+            room.refreshing = False
+            async with room.refreshed:
+                room.refreshed.notify_all()
+
+    async def deliver(self, room: Room, member: Member, version: int) -> None:
+        """Return once `member` has been sent the patch up to `version` (or cannot be)."""
+        for _ in range(10):
+            if member.closed or member.cookie >= version or member not in room.members:
+                return
+            if room.refreshing:
+                room.dirty = True
+                async with room.refreshed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(room.refreshed.wait(), 5.0)
+            else:
+                await self.refresh(room)
+
+    async def _refresh_once(self, room: Room) -> None:
+        members = [m for m in room.members if not m.closed]
+        if not members:
+            return
+        oldest = min(max(m.cookie, 0) for m in members)
+        try:
+            row, entries, log_min = await anyio.to_thread.run_sync(
+                self.sessions.changes_since, room.session_id, oldest, MAX_PATCH_ENTRIES
+            )
+        except NotFound:
+            for member in members:
+                self.send(member, error_message("not_found", "the session was deleted"))
+                await self.leave(member, close=(4404, "not found"))
+            return
+        room.version = max(room.version, row.version)
+        for member in members:
+            if member.cookie == row.version and not member.needs_patch:
+                continue
+            message = _patch_for(member, row.version, row.document, entries, log_min)
+            member.cookie = row.version
+            member.needs_patch = False
+            self.send(member, message)
+            self.patches_sent += 1
+
+    # pushes and presence -----------------------------------------------------------------------
+    async def push(self, member: Member, mutations: Sequence[Mutation]) -> None:
+        """Apply a member's mutations; answer conflicts, errors and the ack."""
+        member.last_seen = time.monotonic()
+        outcomes, gap = await self.sessions.apush(member.user_id, member.session_id, mutations)
+        last: int | None = None
+        room = self.rooms.get(member.session_id)
+        for mut, outcome in zip(mutations, outcomes, strict=False):
+            last = outcome.last_mutation_id
+            for c in outcome.conflicts:
+                message = {"type": "conflict", "mutationID": mut.id, "clientID": mut.client_id, **c}
+                for other in room.members if room else [member]:
+                    self.send(other, message)
+            if outcome.error is not None:
+                self.send(
+                    member,
+                    error_message(
+                        outcome.error.code,
+                        outcome.error.message,
+                        mutation_id=mut.id,
+                        detail=outcome.error.detail,
+                    ),
+                )
+        applied = [o.version for o in outcomes if o.status == "applied"]
+        if room is not None and applied:
+            # The pusher sees a mutation's effect (patch) before its acknowledgement (ack).
+            await self.deliver(room, member, max(applied))
+        if gap is not None:
+            self.send(
+                member,
+                error_message(
+                    "mutation_gap",
+                    gap.message,
+                    retryable=True,
+                    mutation_id=gap.detail.get("received"),
+                    detail=gap.detail,
+                ),
+            )
+        if last is not None:
+            self.send(member, {"type": "ack", "lastMutationID": last})
+
+    async def set_presence(
+        self, member: Member, step: str | None, substep: str | None, device: str | None
+    ) -> None:
+        member.step, member.substep = step, substep
+        if device is not None:
+            member.device = device
+        member.last_seen = time.monotonic()
+        room = self.rooms.get(member.session_id)
+        if room is not None:
+            await self._presence_changed(room)
+
+    def heartbeat(self, member: Member) -> None:
+        member.last_seen = time.monotonic()
+
+    def presence_list(self, room: Room) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        local = [
+            m.presence()
+            for m in room.members
+            if not m.closed and now - m.last_seen <= self.presence_ttl
+        ]
+        remote = [
+            c
+            for expires, clients in room.remote_presence.values()
+            if expires > now
+            for c in clients
+        ]
+        return sorted(local + remote, key=lambda c: (c["clientID"], c.get("device", "")))
+
+    async def _presence_changed(self, room: Room, *, publish: bool = True) -> None:
+        clients = self.presence_list(room)
+        key = tuple((c["clientID"], c["device"], c["step"], c["substep"]) for c in clients)
+        if key != room.presence_key:
+            room.presence_key = key
+            for member in room.members:
+                self.send(member, {"type": "presence", "clients": clients})
+        if publish:
+            await self._publish_presence(room)
+
+    async def _publish_presence(self, room: Room) -> None:
+        now = time.monotonic()
+        local = [
+            m.presence()
+            for m in room.members
+            if not m.closed and now - m.last_seen <= self.presence_ttl
+        ]
+        await self.pubsub.publish(
+            {"kind": "presence", "session": room.session_id, "clients": local}
+        )
+
+    async def _remote(self, message: dict[str, Any]) -> None:
+        """A message from another server process."""
+        session_id = message.get("session")
+        room = self.rooms.get(session_id) if isinstance(session_id, str) else None
+        if room is None:
+            return
+        if message.get("kind") == "change":
+            self.poke(room.session_id)
+        elif message.get("kind") == "presence" and isinstance(message.get("clients"), list):
+            server = str(message.get("server"))
+            room.remote_presence[server] = (
+                time.monotonic() + self.presence_ttl,
+                list(message["clients"]),
+            )
+            await self._presence_changed(room, publish=False)
+
+    # sweep ---------------------------------------------------------------------------------------
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:  # the sweep must outlive a bad moment
+                log.exception("sync sweep failed")
+
+    async def sweep(self) -> None:
+        """Catch up rooms whose session moved without a poke; expire stale presence."""
+        rooms = list(self.rooms.values())
+        if not rooms:
+            return
+        versions: dict[str, int] = {}
+        for start in range(0, len(rooms), 500):
+            ids = [r.session_id for r in rooms[start : start + 500]]
+            versions.update(await anyio.to_thread.run_sync(self.sessions.versions, ids))
+        now = time.monotonic()
+        republish = now - self._last_republish >= PRESENCE_REPUBLISH
+        if republish:
+            self._last_republish = now
+        for room in rooms:
+            if versions.get(room.session_id, -2) != room.version:
+                await self.refresh(room)
+            for server, (expires, _) in list(room.remote_presence.items()):
+                if expires <= now:
+                    del room.remote_presence[server]
+            await self._presence_changed(room, publish=republish)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "rooms": len(self.rooms),
+            "members": sum(len(r.members) for r in self.rooms.values()),
+            "patches": self.patches_sent,
+        }
+
+
+def _patch_for(
+    member: Member,
+    version: int,
+    document: dict[str, Any],
+    entries: Sequence[LogEntry],
+    log_min: int | None,
+) -> dict[str, Any]:
+    cookie = member.cookie
+    covered = (
+        0 <= cookie <= version
+        and (
+            cookie == version
+            or (
+                bool(entries)
+                and entries[0].version <= cookie + 1
+                and entries[-1].version == version
+            )
+        )
+        and (log_min is None or cookie + 1 >= log_min or cookie == version)
+    )
+    if not covered:
+        return {
+            "type": "patch",
+            "baseCookie": cookie,
+            "cookie": version,
+            "reset": True,
+            "ops": [{"op": "replace", "path": "", "value": document}],
+            "lastMutationIDChanges": {},
+        }
+    ops: list[dict[str, Any]] = []
+    changes: dict[str, int] = {}
+    for entry in entries:
+        if entry.version <= cookie:
+            continue
+        ops.extend({k: v for k, v in op.items() if k != "old"} for op in entry.ops)
+        if entry.client_id:
+            changes[entry.client_id] = max(changes.get(entry.client_id, 0), entry.mutation_id)
+    if ops:
+        ops.append({"op": "replace", "path": "/version", "value": version})
+    return {
+        "type": "patch",
+        "baseCookie": cookie,
+        "cookie": version,
+        "reset": False,
+        "ops": ops,
+        "lastMutationIDChanges": changes,
+    }
+
+
+def error_message(
+    code: str,
+    message: str,
+    *,
+    retryable: bool = False,
+    mutation_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "error",
+        "code": code,
+        "message": message,
+        "retryable": retryable,
+    }
+    if mutation_id is not None:
+        out["mutationID"] = mutation_id
+    for key, value in (detail or {}).items():
+        if key not in out and isinstance(value, str | int | float | bool | list | type(None)):
+            out[key] = value
+    return out
+
+
+__all__ = ["DomainError", "Member", "Peer", "Room", "SyncHub", "error_message"]
