@@ -177,15 +177,30 @@ class SessionService:
             return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
 
     def changes_since(
-        self, session_id: str, version: int, limit: int = 5000
-    ) -> tuple[SessionRow, list[LogEntry], int | None]:
-        """The session with its log after `version` (no owner check: for the sync hub, whose
-        members were authorised when they joined)."""
+        self,
+        session_id: str,
+        version: int,
+        limit: int = 5000,
+        needs_document: Callable[[int, list[LogEntry], int | None], bool] | None = None,
+    ) -> tuple[int, list[LogEntry], int | None, dict[str, Any] | None]:
+        """The session's version, its log after `version`, the oldest logged version, and the
+        document when `needs_document(version, entries, oldest)` says a reader must reset.
+
+        No owner check: for the sync hub, whose members were authorised when they joined.
+        """
         with self.store.read() as txn:
-            row = txn.get_session(session_id)
-            if row is None:
+            current = txn.session_versions([session_id]).get(session_id)
+            if current is None:
                 raise NotFound("no such session", session_id=session_id)
-            return row, txn.log_since(session_id, version, limit), txn.log_min_version(session_id)
+            entries = txn.log_since(session_id, version, limit)
+            oldest = txn.log_min_version(session_id)
+            document = None
+            if needs_document is not None and needs_document(current, entries, oldest):
+                row = txn.get_session(session_id)
+                if row is None:
+                    raise NotFound("no such session", session_id=session_id)
+                document = row.document  # same snapshot: row.version == current
+            return current, entries, oldest, document
 
     def versions(self, session_ids: Sequence[str]) -> dict[str, int]:
         with self.store.read() as txn:

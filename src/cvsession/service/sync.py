@@ -259,21 +259,27 @@ class SyncHub:
         if not members:
             return
         oldest = min(max(m.cookie, 0) for m in members)
+
+        def needs_document(version: int, entries: list[LogEntry], log_min: int | None) -> bool:
+            return any(not _covered(m.cookie, version, entries, log_min) for m in members)
+
         try:
-            row, entries, log_min = await anyio.to_thread.run_sync(
-                self.sessions.changes_since, room.session_id, oldest, MAX_PATCH_ENTRIES
+            version, entries, log_min, document = await anyio.to_thread.run_sync(
+                lambda: self.sessions.changes_since(
+                    room.session_id, oldest, MAX_PATCH_ENTRIES, needs_document
+                )
             )
         except NotFound:
             for member in members:
                 self.send(member, error_message("not_found", "the session was deleted"))
                 await self.leave(member, close=(4404, "not found"))
             return
-        room.version = max(room.version, row.version)
+        room.version = max(room.version, version)
         for member in members:
-            if member.cookie == row.version and not member.needs_patch:
+            if member.cookie == version and not member.needs_patch:
                 continue
-            message = _patch_for(member, row.version, row.document, entries, log_min)
-            member.cookie = row.version
+            message = _patch_for(member, version, document, entries, log_min)
+            member.cookie = version
             member.needs_patch = False
             self.send(member, message)
             self.patches_sent += 1
@@ -423,27 +429,30 @@ class SyncHub:
         }
 
 
+def _covered(cookie: int, version: int, entries: Sequence[LogEntry], log_min: int | None) -> bool:
+    """Whether the logged entries take a reader at `cookie` exactly to `version`."""
+    if cookie == version:
+        return True
+    return (
+        0 <= cookie < version
+        and bool(entries)
+        and entries[0].version <= cookie + 1
+        and entries[-1].version == version
+        and (log_min is None or cookie + 1 >= log_min)
+    )
+
+
 def _patch_for(
     member: Member,
     version: int,
-    document: dict[str, Any],
+    document: dict[str, Any] | None,
     entries: Sequence[LogEntry],
     log_min: int | None,
 ) -> dict[str, Any]:
     cookie = member.cookie
-    covered = (
-        0 <= cookie <= version
-        and (
-            cookie == version
-            or (
-                bool(entries)
-                and entries[0].version <= cookie + 1
-                and entries[-1].version == version
-            )
-        )
-        and (log_min is None or cookie + 1 >= log_min or cookie == version)
-    )
-    if not covered:
+    if not _covered(cookie, version, entries, log_min):
+        if document is None:  # cannot happen: the document is read whenever a reset is due
+            raise RuntimeError("a reset patch needs the document")
         return {
             "type": "patch",
             "baseCookie": cookie,
@@ -455,7 +464,7 @@ def _patch_for(
     ops: list[dict[str, Any]] = []
     changes: dict[str, int] = {}
     for entry in entries:
-        if entry.version <= cookie:
+        if entry.version <= cookie or entry.version > version:
             continue
         ops.extend({k: v for k, v in op.items() if k != "old"} for op in entry.ops)
         if entry.client_id:

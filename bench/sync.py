@@ -1,0 +1,592 @@
+"""Benchmark: device-to-device propagation over the sync WebSocket, beside pycrdt-websocket.
+
+K sessions x 2 clients on loopback, for each K in --ks: client A of each session sets one field
+every 1/--rate seconds (the value carries its send time), client B records receive - send. Clients
+are spread over --procs worker processes, each with its own event loop. Printed per server and K:
+
+- propagation p50/p99/max (A's send to the value being visible at B), delivered updates/s;
+- acknowledged mutations/s (acks received by the A clients) and the push -> ack latency;
+- server RSS at start (idle), at the end of the run and its peak; server and client CPU %;
+- errors (error messages, unexpected closes) and lost updates (sent, not seen within --drain s).
+
+The peer is pycrdt-websocket (the Python CRDT sync server used by Jupyter) behind the same uvicorn
+(websockets-sansio, no compression, uvloop), measured in the same run with the same workload; its
+y-protocol has no acknowledgement and it keeps documents in memory only, whereas cvsession commits
+every mutation to SQLite (synchronous=FULL) before it acknowledges or broadcasts it.
+
+Usage: .venv/bin/python bench/sync.py [--ks 100,1000] [--seconds 20] [--rate 5] [--procs 2]
+       [--skip-peer]
+Needs pycrdt-websocket==0.16.5 and pycrdt==0.14.13 for the peer (not a cvsession dependency).
+Goals on the 2-core machine at K = 1,000: propagation p50 < 20 ms, p99 < 100 ms, ahead of the peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import Server, free_port  # noqa: E402
+
+TARGET = "/forms/bench/fields/t/value"
+CONNECT_CONCURRENCY = 32
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Plan:
+    """One worker's share of the rooms."""
+
+    kind: str  # "cvsession" or "peer"
+    ws_base: str
+    token: str
+    rooms: list[str]
+    period: float
+    seconds: float
+    drain: float
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)  # ms, send -> visible at B
+    ack_latencies: list[float] = field(default_factory=list)  # ms, push -> ack at A
+    sent: int = 0
+    acked: int = 0
+    delivered: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    cpu: float = 0.0  # client process CPU seconds over the run window
+    connected: int = 0
+
+    def merge(self, other: Tally) -> None:
+        self.latencies += other.latencies
+        self.ack_latencies += other.ack_latencies
+        self.sent += other.sent
+        self.acked += other.acked
+        self.delivered += other.delivered
+        self.errors.update(other.errors)
+        self.cpu += other.cpu
+        self.connected += other.connected
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all threads."""
+    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+# cvsession clients ------------------------------------------------------------------------------
+def find_values(ops: list[dict[str, Any]]) -> list[str]:
+    """Values of /forms/bench/fields/t/value set by a patch, whether set directly or inside an
+    added parent object (the first edit adds /forms/bench; a reset replaces the whole document)."""
+    found = []
+    for op in ops:
+        if op.get("op") not in ("add", "replace"):
+            continue
+        path = op.get("path", "")
+        if path == TARGET:
+            found.append(op["value"])
+        elif path == "" or TARGET.startswith(path + "/"):
+            node = op.get("value")
+            for part in TARGET[len(path) :].strip("/").split("/"):
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, str):
+                found.append(node)
+    return found
+
+
+class CvsessionPair:
+    """Clients A and B of one session, speaking docs/protocol.md."""
+
+    def __init__(self, plan: Plan, room: str, tally: Tally) -> None:
+        self.plan, self.room, self.tally = plan, room, tally
+        self.sockets: list[ClientConnection] = []
+        self.readers: list[asyncio.Task[None]] = []
+        self.sent_at: dict[int, int] = {}
+        self.acked = 0
+        self.closing = False
+
+    async def connect(self) -> None:
+        for role in ("a", "b"):
+            ws = await connect(
+                f"{self.plan.ws_base}/api/sessions/{self.room}/ws",
+                additional_headers={"Authorization": f"Bearer {self.plan.token}"},
+                compression=None,
+                ping_interval=None,
+                open_timeout=60,
+            )
+            self.sockets.append(ws)
+            hello = {
+                "type": "hello",
+                "clientID": f"bench-{self.room[-8:]}-{role}-{secrets.token_hex(4)}",
+                "cookie": None,
+                "lastMutationID": 0,
+                "schemaVersion": 1,
+            }
+            await ws.send(orjson.dumps(hello).decode())
+            ready = asyncio.Event()
+            self.readers.append(asyncio.create_task(self._read(ws, role, ready)))
+            await asyncio.wait_for(ready.wait(), 60)
+
+    async def _read(self, ws: ClientConnection, role: str, ready: asyncio.Event) -> None:
+        seen: set[str] = set()
+        try:
+            async for raw in ws:
+                message = orjson.loads(raw)
+                now = time.monotonic_ns()
+                kind = message.get("type")
+                if kind == "patch" and role == "b":
+                    for value in find_values(message.get("ops", [])):
+                        self.tally.latencies.append((now - int(value)) / 1e6)
+                        self.tally.delivered += 1
+                elif kind == "ack" and role == "a":
+                    last = message["lastMutationID"]
+                    for n in range(self.acked + 1, last + 1):
+                        sent = self.sent_at.pop(n, None)
+                        if sent is not None:
+                            self.tally.ack_latencies.append((now - sent) / 1e6)
+                    self.tally.acked += max(0, last - self.acked)
+                    self.acked = max(self.acked, last)
+                elif kind == "error":
+                    self.tally.errors[f"error {message.get('code')}"] += 1
+                seen.add(kind)
+                if not ready.is_set() and {"patch", "ack"} <= seen:
+                    ready.set()
+        except ConnectionClosed:
+            pass
+        if not self.closing:
+            self.tally.errors[f"closed {ws.close_code}"] += 1
+
+    async def run(self, start: float, end: float) -> None:
+        a = self.sockets[0]
+        due = start + random.uniform(0, self.plan.period)
+        n = 0
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            n += 1
+            now = time.monotonic_ns()
+            self.sent_at[n] = now
+            mutation = {
+                "id": n,
+                "name": "form.setField",
+                "args": {"form": "bench", "field": "t", "value": str(now)},
+            }
+            try:
+                await a.send(orjson.dumps({"type": "push", "mutations": [mutation]}).decode())
+            except ConnectionClosed:
+                return
+            self.tally.sent += 1
+            due += self.plan.period
+
+    async def close(self) -> None:
+        self.closing = True
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+# peer clients -----------------------------------------------------------------------------------
+class WsChannel:
+    """A websockets client connection as a pycrdt `Channel`."""
+
+    def __init__(self, ws: ClientConnection, path: str, pair: PeerPair) -> None:
+        self.ws, self._path, self.pair = ws, path, pair
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def __aiter__(self) -> WsChannel:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            if not self.pair.closing:
+                self.pair.tally.errors[f"closed {self.ws.close_code}"] += 1
+            raise StopAsyncIteration from None
+
+    async def send(self, message: bytes) -> None:
+        await self.ws.send(message)
+
+    async def recv(self) -> bytes:
+        message = await self.ws.recv()
+        return message if isinstance(message, bytes) else message.encode()
+
+
+class PeerPair:
+    """Clients A and B of one pycrdt-websocket room: a pycrdt Doc and Provider each."""
+
+    def __init__(self, plan: Plan, room: str, tally: Tally) -> None:
+        self.plan, self.room, self.tally = plan, room, tally
+        self.sockets: list[ClientConnection] = []
+        self.providers: list[Any] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.maps: list[Any] = []
+        self.closing = False
+
+    async def connect(self) -> None:
+        from pycrdt import Doc, Map, Provider
+
+        for role in ("a", "b"):
+            ws = await connect(
+                f"{self.plan.ws_base}/{self.room}",
+                compression=None,
+                ping_interval=None,
+                open_timeout=60,
+                max_size=None,
+            )
+            self.sockets.append(ws)
+            doc: Any = Doc()
+            ymap = doc.get("map", type=Map)
+            self.maps.append(ymap)
+            if role == "b":
+                ymap.observe(self._observed)
+            provider = Provider(doc, WsChannel(ws, self.room, self))
+            self.providers.append(provider)
+            self.tasks.append(asyncio.create_task(provider.start()))
+            await asyncio.wait_for(provider.synced.wait(), 60)
+
+    def _observed(self, event: Any) -> None:
+        change = event.keys.get("t")
+        if change and "newValue" in change:
+            self.tally.latencies.append((time.monotonic_ns() - int(change["newValue"])) / 1e6)
+            self.tally.delivered += 1
+
+    async def run(self, start: float, end: float) -> None:
+        due = start + random.uniform(0, self.plan.period)
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.maps[0]["t"] = str(time.monotonic_ns())  # the provider sends the update
+            self.tally.sent += 1
+            due += self.plan.period
+
+    async def close(self) -> None:
+        self.closing = True
+        for provider in self.providers:
+            if provider._task_group is not None:
+                await provider.stop()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+# worker processes -------------------------------------------------------------------------------
+async def drive(plan: Plan, ready: Any, go: Any, start_at: Any) -> Tally:
+    tally = Tally()
+    kind = CvsessionPair if plan.kind == "cvsession" else PeerPair
+    pairs = [kind(plan, room, tally) for room in plan.rooms]
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def connect(pair: CvsessionPair | PeerPair) -> bool:
+        async with gate:
+            try:
+                await pair.connect()
+                return True
+            except Exception as exc:
+                tally.errors[f"connect {type(exc).__name__}"] += 1
+                return False
+
+    live = [
+        p for p, ok in zip(pairs, await asyncio.gather(*map(connect, pairs)), strict=True) if ok
+    ]
+    tally.connected = len(live)
+    ready.put(len(live))
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    start = start_at.value
+    end = start + plan.seconds
+    cpu0 = time.process_time()
+    await asyncio.gather(*(p.run(start, end) for p in live))
+    tally.cpu = time.process_time() - cpu0
+    deadline = time.monotonic() + plan.drain
+    while time.monotonic() < deadline:  # late deliveries still count; lost ones do not
+        acked = tally.acked >= tally.sent or plan.kind != "cvsession"
+        if tally.delivered >= tally.sent and acked:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*(p.close() for p in pairs), return_exceptions=True)
+    return tally
+
+
+def worker(plan: Plan, ready: Any, go: Any, start_at: Any, out: Any) -> None:
+    try:
+        import uvloop
+
+        tally = uvloop.run(drive(plan, ready, go, start_at))
+    except ImportError:
+        tally = asyncio.run(drive(plan, ready, go, start_at))
+    out.put(tally)
+
+
+@dataclass
+class Result:
+    server: str
+    k: int
+    seconds: float
+    tally: Tally
+    rss_start: float
+    rss_end: float
+    rss_peak: float
+    server_cpu: float  # % of one core over the run window
+
+
+def run_load(kind: str, pid: int, ws_base: str, token: str, rooms: list[str], args: Any) -> Result:
+    """Drive `rooms` from worker processes; measure the server process `pid` over the window."""
+    ctx = mp.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    procs = []
+    rss_start, _ = rss_mib(pid)
+    try:
+        for i in range(args.procs):
+            plan = Plan(
+                kind, ws_base, token, rooms[i :: args.procs], 1 / args.rate, args.seconds, 5
+            )
+            proc = ctx.Process(target=worker, args=(plan, ready, go, start_at, out), daemon=True)
+            proc.start()
+            procs.append(proc)
+        connected = sum(ready.get(timeout=600) for _ in procs)
+        print(f"  {kind} K={len(rooms)}: {connected}/{len(rooms)} pairs connected", flush=True)
+        time.sleep(1)  # let joins and presence settle
+        start_at.value = time.monotonic() + 0.2
+        go.set()
+        time.sleep(max(0.0, start_at.value - time.monotonic()))
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(args.seconds)
+        cpu1, wall1 = cpu_seconds(pid), time.monotonic()
+        rss_end, rss_peak = rss_mib(pid)
+        tally = Tally()
+        for _ in procs:
+            tally.merge(out.get(timeout=120))
+        for proc in procs:
+            proc.join(timeout=30)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    cpu = 100 * (cpu1 - cpu0) / (wall1 - wall0)
+    return Result(kind, len(rooms), args.seconds, tally, rss_start, rss_end, rss_peak, cpu)
+
+
+# servers ----------------------------------------------------------------------------------------
+async def create_sessions(url: str, k: int) -> tuple[str, list[str]]:
+    async with httpx2.AsyncClient(base_url=url, timeout=60) as http:
+        response = await http.post("/api/identity", json={})
+        response.raise_for_status()
+        token = response.json()["token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def create() -> str:
+            async with gate:
+                created = await http.post("/api/sessions", json={})
+                created.raise_for_status()
+                sid: str = created.json()["id"]
+                return sid
+
+        return token, list(await asyncio.gather(*(create() for _ in range(k))))
+
+
+def bench_cvsession(k: int, args: Any) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), env={"CVSESSION_IDENTITY_RATE_PER_MINUTE": "1000000"})
+        try:
+            server.start()
+            assert server.proc is not None
+            token, rooms = asyncio.run(create_sessions(server.url, k))
+            return run_load("cvsession", server.proc.pid, server.ws_url, token, rooms, args)
+        finally:
+            server.stop()
+
+
+def bench_peer(k: int, args: Any) -> Result:
+    port = free_port()
+    cmd = [sys.executable, __file__, "--serve-peer", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("pycrdt-websocket server did not start") from None
+                time.sleep(0.1)
+        rooms = [f"room-{i:05d}" for i in range(k)]
+        return run_load("peer", proc.pid, f"ws://127.0.0.1:{port}", "", rooms, args)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def serve_peer(port: int) -> None:
+    """Run pycrdt-websocket under uvicorn with the settings `cvsession serve` uses."""
+    import uvicorn
+    import uvloop
+    from pycrdt.websocket import ASGIServer, WebsocketServer
+
+    async def main() -> None:
+        websocket_server = WebsocketServer(exception_handler=lambda exc, log: True)
+        app = ASGIServer(websocket_server)
+        async with websocket_server:
+            config = uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                ws="websockets-sansio",
+                ws_per_message_deflate=False,
+                ws_max_size=1024 * 1024,
+                ws_ping_interval=20.0,
+                ws_ping_timeout=20.0,
+                access_log=False,
+                lifespan="off",
+            )
+            await uvicorn.Server(config).serve()
+
+    uvloop.run(main())
+
+
+# report -----------------------------------------------------------------------------------------
+def row(r: Result) -> str:
+    t = r.tally
+    acked = f"{t.acked / r.seconds:,.0f}" if r.server == "cvsession" else "n/a"
+    ack_p99 = f"{pct(t.ack_latencies, 0.99):.1f}" if r.server == "cvsession" else "n/a"
+    lost = t.sent - t.delivered
+    errors = sum(t.errors.values())
+    return (
+        f"{r.server:<10}{r.k:>6}{pct(t.latencies, 0.5):>9.2f}{pct(t.latencies, 0.99):>9.2f}"
+        f"{max(t.latencies, default=float('nan')):>9.1f}{t.delivered / r.seconds:>11,.0f}"
+        f"{acked:>9}{ack_p99:>9}   {r.rss_start:>5.0f} /{r.rss_end:>5.0f} /{r.rss_peak:>5.0f}"
+        f"{r.server_cpu:>8.0f}%{100 * t.cpu / r.seconds:>8.0f}%{errors:>7}{lost:>7}"
+    )
+
+
+def report(results: list[Result]) -> None:
+    print()
+    print(
+        f"{'server':<10}{'K':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'deliv/s':>11}"
+        f"{'acked/s':>9}{'ack p99':>9}   {'RSS MiB start/end/peak':<22}{'srv CPU':>8}"
+        f"{'cli CPU':>9}{'errors':>7}{'lost':>7}"
+    )
+    for r in results:
+        print(row(r))
+    for r in results:
+        if r.tally.errors:
+            print(f"  {r.server} K={r.k} errors: {dict(r.tally.errors)}")
+    by = {(r.server, r.k): r for r in results}
+    ks = sorted({r.k for r in results})
+    if any(("peer", k) in by for k in ks):
+        print("\nratios cvsession / peer (latency and resources: below 1 is better)")
+    for k in ks:
+        ours, peer = by.get(("cvsession", k)), by.get(("peer", k))
+        if ours is None or peer is None:
+            continue
+        a, b = ours.tally, peer.tally
+        print(
+            f"  K={k:<5} p50 {pct(a.latencies, 0.5) / pct(b.latencies, 0.5):.3g}x"
+            f"  p99 {pct(a.latencies, 0.99) / pct(b.latencies, 0.99):.3g}x"
+            f"  delivered/s {a.delivered / max(1, b.delivered):.3g}x"
+            f"  RSS end {ours.rss_end / peer.rss_end:.3g}x"
+            f"  server CPU {ours.server_cpu / max(0.1, peer.server_cpu):.3g}x"
+        )
+    goal_k = (
+        1000
+        if ("cvsession", 1000) in by
+        else max((k for s, k in by if s == "cvsession"), default=0)
+    )
+    ours = by.get(("cvsession", goal_k))
+    if ours is None:
+        return
+    p50, p99 = pct(ours.tally.latencies, 0.5), pct(ours.tally.latencies, 0.99)
+    note = "" if goal_k == 1000 else f"(measured at K={goal_k}; the goal is set at K=1000)"
+    print(f"\ngoal      propagation p50 < 20 ms at K={goal_k}: {verdict(p50 < 20)} ({p50:.2f} ms)")
+    print(f"goal      propagation p99 < 100 ms at K={goal_k}: {verdict(p99 < 100)} ({p99:.2f} ms)")
+    if note:
+        print(f"          {note}")
+    peer = by.get(("peer", goal_k))
+    if peer is None:
+        print("goal      ahead of the peer: not measured (--skip-peer)")
+        return
+    q50, q99 = pct(peer.tally.latencies, 0.5), pct(peer.tally.latencies, 0.99)
+    ahead = p50 < q50 and p99 < q99 and ours.tally.delivered >= 0.99 * peer.tally.delivered
+    print(
+        f"goal      ahead of the peer at K={goal_k} (p50, p99 and delivered/s): {verdict(ahead)}"
+        f" (peer p50 {q50:.2f} ms, p99 {q99:.2f} ms)"
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "meets" if ok else "misses"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ks", default="100,1000", help="sessions per configuration")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rate", type=float, default=5, help="edits/s per A client")
+    parser.add_argument("--procs", type=int, default=2, help="client worker processes")
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--serve-peer", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_peer:
+        serve_peer(args.serve_peer)
+        return
+
+    print(
+        f"workload  K sessions x 2 clients, A edits every {1000 / args.rate:.0f} ms for "
+        f"{args.seconds:g} s, {args.procs} client processes, {os.cpu_count()} CPUs"
+    )
+    results = []
+    for k in (int(k) for k in args.ks.split(",")):
+        results.append(bench_cvsession(k, args))
+        if not args.skip_peer:
+            results.append(bench_peer(k, args))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
