@@ -20,6 +20,7 @@ from cvsession.core.document import split_pointer
 from cvsession.core.errors import InvalidInput, UnsupportedMediaType
 from cvsession.core.mutations import Mutation
 from cvsession.service.sessions import conflict_json
+from cvsession.service.sync import patch_since
 
 router = APIRouter(prefix="/api", tags=["sync"])
 JSON_PATCH = "application/json-patch+json"
@@ -79,28 +80,16 @@ async def pull(
         client_last = await anyio.to_thread.run_sync(
             svc.sessions.client_last, who.user_id, clientID
         )
-    reset = (
-        cookie > row.version
-        or (
-            cookie < row.version
-            and (
-                not entries
-                or entries[0].version != cookie + 1
-                or entries[-1].version != row.version
-            )
-        )
-        or (oldest is not None and cookie + 1 < oldest)
-    )
-    body: dict[str, Any] = {"cookie": row.version, "lastMutationID": client_last}
-    if reset:
+    patch = patch_since(cookie, row.version, row.document, entries, oldest)
+    body: dict[str, Any] = {
+        "cookie": row.version,
+        "lastMutationID": client_last,
+        "ops": patch["ops"],
+        "lastMutationIDChanges": patch["lastMutationIDChanges"],
+    }
+    if patch["reset"]:
         body["reset"] = True
         body["document"] = row.document
-        body["ops"] = [{"op": "replace", "path": "", "value": row.document}]
-    else:
-        body["ops"] = [{k: v for k, v in op.items() if k != "old"} for e in entries for op in e.ops]
-        body["ops"].extend(
-            {"op": "replace", "path": "/version", "value": e.version} for e in entries[-1:]
-        )
     return JSONResponse(body)
 
 

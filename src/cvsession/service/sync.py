@@ -278,7 +278,7 @@ class SyncHub:
         for member in members:
             if member.cookie == version and not member.needs_patch:
                 continue
-            message = _patch_for(member, version, document, entries, log_min)
+            message = patch_since(member.cookie, version, document, entries, log_min)
             member.cookie = version
             member.needs_patch = False
             self.send(member, message)
@@ -442,14 +442,15 @@ def _covered(cookie: int, version: int, entries: Sequence[LogEntry], log_min: in
     )
 
 
-def _patch_for(
-    member: Member,
+def patch_since(
+    cookie: int,
     version: int,
     document: dict[str, Any] | None,
     entries: Sequence[LogEntry],
     log_min: int | None,
 ) -> dict[str, Any]:
-    cookie = member.cookie
+    """The patch message taking a reader at `cookie` to `version`: the logged ops, or a reset
+    with the whole document when the log does not reach back to the cookie."""
     if not _covered(cookie, version, entries, log_min):
         if document is None:  # cannot happen: the document is read whenever a reset is due
             raise RuntimeError("a reset patch needs the document")
