@@ -17,4 +17,6 @@ lint:
 
 bench:
 	@./scripts/bootstrap
+	.venv/bin/python -m pip install -q -e '.[dev,bench]'
 	.venv/bin/python bench/mutations.py
+	.venv/bin/python bench/sync.py

@@ -105,8 +105,7 @@ def test_closed_store_refuses_use(sqlite_url: str) -> None:
 
 def test_reader_connections_stay_bounded_when_threads_come_and_go(sqlite_url: str) -> None:
     """Reads from 40 short-lived threads, 20 at a time, leave at most 8 idle connections."""
-    store = open_store(sqlite_url)
-    assert isinstance(store, SQLiteStore)
+    store = SQLiteStore(parse_sqlite_url(sqlite_url), max_idle_readers=8)
     try:
         store.migrate()
         barrier = threading.Barrier(20)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from cvsession.core.errors import DomainError
 PROBLEM = "application/problem+json"
 INT64 = 2**63
 _RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
+_LONG_DIGITS = re.compile(r"\d{19,}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Scope = MutableMapping[str, Any]
@@ -124,6 +126,17 @@ def parse_strict(raw: bytes, max_depth: int = 64) -> Any:
         raise BadJSON("the body is not valid UTF-8") from exc
     if text.startswith("\ufeff"):
         raise BadJSON("a byte order mark is not allowed")
+    if not _LONG_DIGITS.search(text):
+        # Fast path: orjson is strict RFC 8259 (no NaN, no lone surrogates, no trailing
+        # commas); the one thing it relaxes, integers beyond 64 bits becoming floats, cannot
+        # occur without a run of 19 digits.
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadJSON(f"invalid JSON: {exc}") from exc
+        if raw.count(b"[") + raw.count(b"{") > max_depth:  # else it cannot be nested deeper
+            _walk(value, 0, max_depth)
+        return value
     try:
         value = json.loads(
             text,

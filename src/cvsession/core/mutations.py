@@ -131,8 +131,11 @@ class MutationContext:
         return node
 
     def get_pointer(self, ptr: str, default: Any = _MISSING) -> Any:
+        return self._get_tokens(split_pointer(ptr), default)
+
+    def _get_tokens(self, tokens: list[str], default: Any = _MISSING) -> Any:
         node: Any = self.doc
-        for token in split_pointer(ptr):
+        for token in tokens:
             if isinstance(node, dict) and token in node:
                 node = node[token]
             elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -147,10 +150,12 @@ class MutationContext:
 
         Return whether the write took effect (False for a no-op or a conflict).
         """
-        return self.write(pointer(*tokens), value, checked=checked)
+        raw = [str(t) for t in tokens]
+        return self.write(pointer(*raw), value, checked=checked, tokens=raw)
 
     def remove(self, *tokens: str | int, checked: bool = False) -> bool:
-        return self.write(pointer(*tokens), _MISSING, checked=checked)
+        raw = [str(t) for t in tokens]
+        return self.write(pointer(*raw), _MISSING, checked=checked, tokens=raw)
 
     def effect(self, kind: str, **data: Any) -> None:
         """Ask the service to persist a side effect in the same transaction."""
@@ -173,8 +178,14 @@ class MutationContext:
         prefix = ptr + "/"
         return any(v > base and k.startswith(prefix) for k, v in fv.items())
 
-    def write(self, ptr: str, value: Any, *, checked: bool = False) -> bool:
-        current = self.get_pointer(ptr)
+    def write(
+        self, ptr: str, value: Any, *, checked: bool = False, tokens: list[str] | None = None
+    ) -> bool:
+        """Write `value` (or remove, with the _MISSING sentinel) at JSON Pointer `ptr`;
+        `tokens` are its unescaped parts when the caller has them already."""
+        if tokens is None:
+            tokens = split_pointer(ptr)
+        current = self._get_tokens(tokens)
         if _json_equal(current, value):
             return False
         if checked and not is_trivial(ptr) and self.stale(ptr):
@@ -188,7 +199,7 @@ class MutationContext:
                 )
             )
             return False
-        self.doc, op = _apply_write(self.doc, split_pointer(ptr), value, self._fresh)
+        self.doc, op = _apply_write(self.doc, tokens, value, self._fresh, ptr)
         self.ops.append(op)
         # Stamp the written location, not the parents this write created: creating a form by
         # writing its first field must not make a concurrent edit of another field stale.
@@ -307,7 +318,7 @@ def _json_equal(a: Any, b: Any) -> bool:
 
 
 def _apply_write(
-    doc: Document, tokens: list[str], value: Any, fresh: dict[int, Any]
+    doc: Document, tokens: list[str], value: Any, fresh: dict[int, Any], ptr: str
 ) -> tuple[Document, dict[str, Any]]:
     """Copy-on-write `value` (or removal) at `tokens`; return the new root and the RFC 6902 op.
 
@@ -344,15 +355,15 @@ def _apply_write(
             del node[int(last)]
         else:
             del node[last]
-        return root, {"op": "remove", "path": pointer(*tokens), "old": old}
+        return root, {"op": "remove", "path": ptr, "old": old}
     value = copy_json(value)
     _put(node, last, value)
     if built_from is not None:
         top = tokens[: built_from + 1]
         return root, {"op": "add", "path": pointer(*top), "value": copy_json(_get(root, top))}
     if old is _MISSING:
-        return root, {"op": "add", "path": pointer(*tokens), "value": value}
-    return root, {"op": "replace", "path": pointer(*tokens), "value": value, "old": old}
+        return root, {"op": "add", "path": ptr, "value": value}
+    return root, {"op": "replace", "path": ptr, "value": value, "old": old}
 
 
 def _fresh(container: Any, fresh: dict[int, Any]) -> Any:

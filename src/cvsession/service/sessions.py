@@ -34,6 +34,7 @@ from cvsession.store.base import (
 )
 
 MAX_CLIENT_ID = 64
+ROW_CACHE_SIZE = 2048
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DURATION_CACHE_SECONDS = 60.0
 
@@ -51,6 +52,7 @@ class Outcome:
     error: DomainError | None = None
     document: dict[str, Any] | None = None  # the session after the mutation (not serialised)
     row: SessionRow | None = None  # the stored row after the mutation (not serialised)
+    logged: bool = False  # whether it bumped the version and was appended to the log
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -148,6 +150,8 @@ class SessionService:
         self._durations: tuple[float, dict[str, list[int]]] | None = None
         self._durations_lock = threading.Lock()
         self.listeners: list[Callable[[str, int], None]] = []
+        self._rows: dict[str, SessionRow] = {}  # committed rows, least recently used first
+        self._rows_lock = threading.Lock()
 
     # reads -------------------------------------------------------------------------------------
     def owned(
@@ -159,6 +163,34 @@ class SessionService:
         if row is None or row.owner_id != user_id:
             raise NotFound("no such session", session_id=session_id)
         return row
+
+    def _load_txn(self, txn: Txn, user_id: str, session_id: str) -> SessionRow:
+        """The session for update, from the cache when its version is still the stored one.
+
+        Parsing the whole document is the largest cost of a small edit; the cache holds only
+        committed rows and is checked against the stored version, so another process's write
+        (or a rolled-back one of ours) is never served from it.
+        """
+        with self._rows_lock:
+            cached = self._rows.get(session_id)
+        if cached is not None and SESSION_ID.fullmatch(session_id):
+            txn.lock_sessions([session_id])
+            if txn.session_versions([session_id]).get(session_id) == cached.version:
+                if cached.owner_id != user_id:
+                    raise NotFound("no such session", session_id=session_id)
+                return cached
+        return self.owned(txn, user_id, session_id, for_update=True)
+
+    def _remember(self, row: SessionRow) -> None:
+        with self._rows_lock:
+            self._rows.pop(row.id, None)
+            if len(self._rows) >= ROW_CACHE_SIZE:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[row.id] = row
+
+    def _forget(self, session_id: str) -> None:
+        with self._rows_lock:
+            self._rows.pop(session_id, None)
 
     def get(self, user_id: str, session_id: str) -> SessionRow:
         with self.store.read() as txn:
@@ -290,6 +322,7 @@ class SessionService:
             txn.delete_session(session_id)
 
         self.writer.run(txn_fn, (session_id,))
+        self._forget(session_id)
         self._notify(session_id, -1)
 
     def mutate(
@@ -300,17 +333,8 @@ class SessionService:
         outcome = self.writer.run(
             lambda txn: self.mutate_txn(txn, user_id, session_id, mut), (session_id,)
         )
-        if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
-            self._notify(session_id, outcome.version)
-        return outcome
-
-    async def amutate(
-        self, user_id: str, session_id: str, mut: Mutation, *, internal: bool = False
-    ) -> Outcome:
-        self._check(mut, internal)
-        outcome = await self.writer.arun(
-            lambda txn: self.mutate_txn(txn, user_id, session_id, mut), (session_id,)
-        )
+        if outcome.row is not None:
+            self._remember(outcome.row)
         if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
             self._notify(session_id, outcome.version)
         return outcome
@@ -326,21 +350,23 @@ class SessionService:
         for mut in mutations:
             self._check(mut, True)  # server-only names are refused per mutation, below
 
-        def unit(txn: Txn) -> tuple[list[Outcome], MutationGap | None]:
+        def unit(txn: Txn) -> tuple[list[Outcome], MutationGap | None, SessionRow | None]:
             outcomes: list[Outcome] = []
-            row: SessionRow | None = self.owned(txn, user_id, session_id, for_update=True)
+            row: SessionRow | None = self._load_txn(txn, user_id, session_id)
             for mut in mutations:
                 try:
                     # A gap is detected before anything is written, so no savepoint is needed;
                     # any other failure undoes the whole push, which the client then resends.
                     outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
                 except MutationGap as gap:
-                    return outcomes, gap
+                    return outcomes, gap, row
                 outcomes.append(outcome)
-                row = outcome.row
-            return outcomes, None
+                row = outcome.row or row
+            return outcomes, None, row
 
-        outcomes, gap = await self.writer.arun(unit, (session_id,))
+        outcomes, gap, final = await self.writer.arun(unit, (session_id,))
+        if final is not None:
+            self._remember(final)  # committed: the next push need not parse the document
         changed = [o for o in outcomes if o.status == "applied" and (o.ops or o.conflicts)]
         if changed:
             self._notify(session_id, changed[-1].version)
@@ -390,7 +416,7 @@ class SessionService:
         try:
             if mut.client_id and mut.name.startswith(handlers.SERVER_ONLY_PREFIX):
                 raise InvalidInput(f"unknown mutation {mut.name!r}")
-            row = current or self.owned(txn, user_id, session_id, for_update=True)
+            row = current or self._load_txn(txn, user_id, session_id)
             extra = self._extra_txn(txn, session_id, mut)
             result = handlers.apply_mutation(
                 row.document, row.field_versions, row.version, mut, now, extra=extra
@@ -450,6 +476,7 @@ class SessionService:
             conflicts=conflicts,
             document=result.document,
             row=new_row,
+            logged=new_row is not row,
         )
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:

@@ -35,6 +35,8 @@ PRESENCE_TTL = 30.0
 PRESENCE_REPUBLISH = 10.0
 MAX_QUEUE = 1000
 MAX_PATCH_ENTRIES = 5000
+RECENT_ENTRIES = 64
+READ_THREADS = 4  # the hub's database reads share a few threads (and reader connections)
 
 
 class Peer(Protocol):
@@ -84,6 +86,7 @@ class Room:
     dirty: bool = False
     remote_presence: dict[str, tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
     presence_key: tuple[Any, ...] = ()
+    recent: list[LogEntry] = field(default_factory=list)  # what this process last committed
     refreshed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
 
@@ -107,6 +110,7 @@ class SyncHub:
         self._sweeper: asyncio.Task[None] | None = None
         self._last_republish = 0.0
         self.patches_sent = 0
+        self._reads = anyio.CapacityLimiter(READ_THREADS)
 
     async def __aenter__(self) -> SyncHub:
         await self.start()
@@ -213,19 +217,22 @@ class SyncHub:
             loop.call_soon_threadsafe(self._changed, session_id, version)
 
     def _changed(self, session_id: str, version: int) -> None:
-        self.poke(session_id)
+        self.poke(session_id, version)
         asyncio.get_running_loop().create_task(
             self.pubsub.publish({"kind": "change", "session": session_id, "version": version})
         )
 
-    def poke(self, session_id: str) -> None:
-        """Something changed in `session_id`: bring its room's members up to date."""
+    def poke(self, session_id: str, version: int | None = None) -> None:
+        """Something changed in `session_id` (at `version`, if known): bring its room's
+        members up to date, unless this process has already delivered that version."""
         room = self.rooms.get(session_id)
-        if room is not None:
-            asyncio.get_running_loop().create_task(self.refresh(room))
+        if room is not None and (version is None or version > room.version):
+            asyncio.get_running_loop().create_task(self.refresh(room, version))
 
-    async def refresh(self, room: Room) -> None:
+    async def refresh(self, room: Room, target: int | None = None) -> None:
         """Send each member the patch from its cookie to the current version (coalesced)."""
+        if target is not None and room.version >= target:
+            return  # delivered meanwhile (by the push that caused the poke)
         if room.refreshing:
             room.dirty = True
             return
@@ -267,7 +274,8 @@ class SyncHub:
             version, entries, log_min, document = await anyio.to_thread.run_sync(
                 lambda: self.sessions.changes_since(
                     room.session_id, oldest, MAX_PATCH_ENTRIES, needs_document
-                )
+                ),
+                limiter=self._reads,
             )
         except NotFound:
             for member in members:
@@ -276,8 +284,8 @@ class SyncHub:
             return
         room.version = max(room.version, version)
         for member in members:
-            if member.cookie == version and not member.needs_patch:
-                continue
+            if member.cookie >= version and not member.needs_patch:
+                continue  # already there (a push delivered it from memory)
             message = patch_since(member.cookie, version, document, entries, log_min)
             member.cookie = version
             member.needs_patch = False
@@ -308,6 +316,24 @@ class SyncHub:
                     ),
                 )
         applied = [o.version for o in outcomes if o.status == "applied"]
+        fresh = [
+            LogEntry(
+                member.session_id,
+                o.version,
+                mut.client_id,
+                mut.id,
+                mut.name,
+                mut.args,
+                o.ops,
+                o.conflicts,
+                datetime.now(UTC),
+                mut.hlc,
+            )
+            for mut, o in zip(mutations, outcomes, strict=False)
+            if o.logged
+        ]
+        if room is not None and fresh:
+            await self._deliver_fresh(room, fresh)
         if room is not None and applied:
             # The pusher sees a mutation's effect (patch) before its acknowledgement (ack).
             await self.deliver(room, member, max(applied))
@@ -324,6 +350,32 @@ class SyncHub:
             )
         if last is not None:
             self.send(member, {"type": "ack", "lastMutationID": last})
+
+    async def _deliver_fresh(self, room: Room, fresh: list[LogEntry]) -> None:
+        """Send what this process just committed straight from memory.
+
+        The entries are exactly what was logged, so members whose cookie they extend get their
+        patch without a database read; anyone else is left to a refresh.
+        """
+        if room.recent and room.recent[-1].version + 1 == fresh[0].version:
+            room.recent.extend(fresh)
+        else:
+            room.recent = list(fresh)
+        del room.recent[:-RECENT_ENTRIES]
+        top = fresh[-1].version
+        lagging = False
+        for member in room.members:
+            if member.closed or member.needs_patch or member.cookie >= top:
+                lagging = lagging or member.needs_patch
+                continue
+            if not _covered(member.cookie, top, room.recent, None):
+                lagging = True
+                continue
+            self.send(member, patch_since(member.cookie, top, None, room.recent, None))
+            member.cookie = top
+            self.patches_sent += 1
+        if not lagging:
+            room.version = max(room.version, top)
 
     async def set_presence(
         self, member: Member, step: str | None, substep: str | None, device: str | None
@@ -382,7 +434,8 @@ class SyncHub:
         if room is None:
             return
         if message.get("kind") == "change":
-            self.poke(room.session_id)
+            version = message.get("version")
+            self.poke(room.session_id, version if isinstance(version, int) else None)
         elif message.get("kind") == "presence" and isinstance(message.get("clients"), list):
             server = str(message.get("server"))
             room.remote_presence[server] = (
@@ -408,7 +461,9 @@ class SyncHub:
         versions: dict[str, int] = {}
         for start in range(0, len(rooms), 500):
             ids = [r.session_id for r in rooms[start : start + 500]]
-            versions.update(await anyio.to_thread.run_sync(self.sessions.versions, ids))
+            versions.update(
+                await anyio.to_thread.run_sync(self.sessions.versions, ids, limiter=self._reads)
+            )
         now = time.monotonic()
         republish = now - self._last_republish >= PRESENCE_REPUBLISH
         if republish:

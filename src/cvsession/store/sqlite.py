@@ -28,7 +28,7 @@ from cvsession.store.base import DuplicateKey
 from cvsession.store.sql import Row, SQLTxn, check_params
 
 BUSY_TIMEOUT_S = 10.0
-MAX_IDLE_READERS = 8
+MAX_IDLE_READERS = 32
 _DUPLICATE_ERRORS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 
 
