@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +31,9 @@ from typing import Any
 import httpx2
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.servers import Server  # noqa: E402
+
 PG = "postgresql://127.0.0.1:5432/cvsession_test"
 
 
@@ -61,50 +60,6 @@ def raw_sqlite_baseline(seconds: float) -> float:
         elapsed = time.perf_counter() - start
         conn.close()
     return n / elapsed
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CVSESSION_IDENTITY_RATE_PER_MINUTE": "100000"}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cvsession",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-                "--database-url",
-                database_url,
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
 
 
 async def mutation_load(
@@ -152,7 +107,6 @@ async def mutation_load(
 
 def seed_sessions(database_url: str, count: int) -> tuple[str, list[str]]:
     """Insert `count` sessions straight through the store; return one owner's token and ids."""
-    sys.path.insert(0, str(ROOT / "src"))
     from cvsession.core.document import new_session_document
     from cvsession.service.identity import hash_secret
     from cvsession.service.sessions import row_from_document
@@ -237,7 +191,8 @@ def main() -> None:
             schema = f"bench_{secrets.token_hex(4)}"
             url = f"sqlite:///{Path(tmp) / 'bench.db'}" if backend == "sqlite" else pg_url(schema)
             token, ids = seed_sessions(url, args.sessions)
-            server = Server(url, Path(tmp))
+            server = Server(Path(tmp) / "server", url)
+            server.start()
             try:
                 rate, lat = asyncio.run(mutation_load(server.url, args.clients, args.seconds))
                 batched, blat = asyncio.run(

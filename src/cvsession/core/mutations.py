@@ -26,7 +26,8 @@ from cvsession.core.errors import DomainError, InvalidInput, MutationGap
 MAX_NAME_LENGTH = 64
 MAX_CLIENT_ID_LENGTH = 64
 
-_MISSING: Any = object()
+MISSING: Any = object()  # "no value here": a removal when written, absence when read
+_MISSING = MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +135,7 @@ class MutationContext:
         return self._get_tokens(split_pointer(ptr), default)
 
     def _get_tokens(self, tokens: list[str], default: Any = _MISSING) -> Any:
-        node: Any = self.doc
-        for token in tokens:
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return default
-        return node
+        return resolve(self.doc, tokens, default)
 
     # writing -----------------------------------------------------------------------------------
     def set(self, *tokens: str | int, value: Any, checked: bool = False) -> bool:
@@ -231,6 +224,19 @@ class MutationContext:
 Handler = Callable[[MutationContext, Any], None]
 
 _HANDLERS: dict[str, Handler] = {}
+
+
+def resolve(doc: Any, tokens: list[str], default: Any = MISSING) -> Any:
+    """The value at the unescaped pointer `tokens` in `doc`, or `default` (MISSING) if absent."""
+    node = doc
+    for token in tokens:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return default
+    return node
 
 
 def mutation(name: str) -> Callable[[Handler], Handler]:
@@ -413,4 +419,5 @@ __all__ = [
     "copy_json",
     "handler_names",
     "mutation",
+    "resolve",
 ]

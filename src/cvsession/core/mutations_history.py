@@ -25,7 +25,7 @@ from cvsession.core import args as a
 from cvsession.core import schema
 from cvsession.core.document import PATCHABLE_ROOTS, Document, pointer, split_pointer
 from cvsession.core.errors import IllegalTransition, InvalidInput
-from cvsession.core.mutations import MutationContext, mutation
+from cvsession.core.mutations import MISSING, MutationContext, mutation, resolve
 from cvsession.core.mutations_workflow import _require_active
 
 RESTORE = "history.restore"
@@ -36,7 +36,7 @@ RESTORABLE_ROOTS = PATCHABLE_ROOTS
 KEPT_KEYS = frozenset({"id", "owner", "createdAt", "version", "schemaVersion", "lastActiveAt"})
 MAX_VERSION = 2**62
 
-_MISSING: Any = object()
+_MISSING = MISSING
 
 
 @mutation(RESTORE)
@@ -55,7 +55,7 @@ def restore(ctx: MutationContext, args: Any) -> None:
         _restore_session(ctx, old)
     else:
         _require_active(ctx)
-        _sync(ctx, tokens, _at(ctx.doc, tokens), _at(old, tokens))
+        _sync(ctx, tokens, resolve(ctx.doc, tokens), resolve(old, tokens))
     if ctx.ops:
         try:
             schema.validate_document(ctx.doc)
@@ -127,15 +127,3 @@ def _sync(ctx: MutationContext, tokens: list[str], current: Any, old: Any) -> No
             _sync(ctx, [*tokens, key], current.get(key, _MISSING), value)
         return
     ctx.write(pointer(*tokens), old)  # a no-op when equal
-
-
-def _at(doc: Any, tokens: list[str]) -> Any:
-    node = doc
-    for token in tokens:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return _MISSING
-    return node
