@@ -143,12 +143,18 @@ class MutationContext:
 
         Return whether the write took effect (False for a no-op or a conflict).
         """
-        raw = [str(t) for t in tokens]
-        return self.write(pointer(*raw), value, checked=checked, tokens=raw)
+        raw = [t if isinstance(t, str) else str(t) for t in tokens]
+        current = resolve(self.doc, raw)
+        if _json_equal(current, value):
+            return False  # the common case for flags and metadata: no pointer to build
+        return self._write(pointer(*raw), raw, current, value, checked)
 
     def remove(self, *tokens: str | int, checked: bool = False) -> bool:
-        raw = [str(t) for t in tokens]
-        return self.write(pointer(*raw), _MISSING, checked=checked, tokens=raw)
+        raw = [t if isinstance(t, str) else str(t) for t in tokens]
+        current = resolve(self.doc, raw)
+        if current is _MISSING:
+            return False
+        return self._write(pointer(*raw), raw, current, _MISSING, checked)
 
     def effect(self, kind: str, **data: Any) -> None:
         """Ask the service to persist a side effect in the same transaction."""
@@ -181,6 +187,9 @@ class MutationContext:
         current = self._get_tokens(tokens)
         if _json_equal(current, value):
             return False
+        return self._write(ptr, tokens, current, value, checked)
+
+    def _write(self, ptr: str, tokens: list[str], current: Any, value: Any, checked: bool) -> bool:
         if checked and not is_trivial(ptr) and self.stale(ptr):
             self.conflicts.append(
                 Conflict(
