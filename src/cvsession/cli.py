@@ -127,7 +127,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             else:
                 _print(payload)
         elif args.action == "delete":
-            svc.writer.run(lambda txn: txn.delete_session(row.id))
+            svc.uploads.delete_session(row.owner_id, row.id)  # with its files
             print(f"deleted {row.id}")
     return 0
 

@@ -55,6 +55,7 @@ def test_schema_holds_the_tables_and_search_path_is_set(
         "snapshots",
         "step_durations",
         "tokens",
+        "uploads",
         "users",
     ]
     assert expected == [t[0] for t in tables]

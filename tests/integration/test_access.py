@@ -57,6 +57,13 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"choice": "theirs"}
     },
     ("GET", "/api/sessions/{session_id}/history"): {},
+    ("POST", "/api/sessions/{session_id}/uploads"): {
+        "content": b"%PDF-1.4\n%%EOF\n",
+        "headers": {"Content-Type": "application/pdf"},
+    },
+    ("GET", "/api/sessions/{session_id}/uploads"): {},
+    ("GET", "/api/sessions/{session_id}/uploads/{upload_id}"): {},
+    ("DELETE", "/api/sessions/{session_id}/uploads/{upload_id}"): {},
     ("GET", "/api/sessions/{session_id}/versions"): {},
     ("GET", "/api/sessions/{session_id}/versions/{version}"): {},
     ("POST", "/api/sessions/{session_id}/restore"): {"json": {"version": 0}},
@@ -71,6 +78,7 @@ PATH_VALUES = {
     "field": "email",
     "key": "upload",
     "conflict_id": "c_x",
+    "upload_id": "up_x",
     "version": "0",
 }
 

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cvsession"
 LAYERS = {
     "core": 0,
     "store": 1,
+    "processing": 1,
     "service": 2,
     "config": 2,
     "api": 3,

@@ -15,11 +15,13 @@ from cvsession import __version__
 from cvsession.api import auth
 from cvsession.api.problems import BodyLimitMiddleware, install_handlers
 from cvsession.config import Settings
+from cvsession.processing.detect import MAX_UPLOAD_BYTES
 from cvsession.service import history
 from cvsession.service.identity import Identity
 from cvsession.service.pubsub import open_pubsub
 from cvsession.service.sessions import SessionService
 from cvsession.service.sync import SyncHub
+from cvsession.service.uploads import UploadService
 from cvsession.service.writer import Writer
 from cvsession.store import Store, open_store
 
@@ -36,6 +38,7 @@ class Services:
     identity: Identity
     sessions: SessionService
     identity_limiter: auth.RateLimiter
+    uploads: UploadService
 
     @classmethod
     def open(
@@ -61,6 +64,7 @@ class Services:
             Identity(store, writer, clock),
             sessions,
             auth.RateLimiter(settings.identity_rate_per_minute),
+            UploadService(store, writer, sessions, settings.data_dir / "uploads", clock),
         )
 
     def close(self) -> None:
@@ -133,14 +137,25 @@ def create_app(
     )
     install_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        larger=((r"/api/sessions/[^/]+/uploads", MAX_UPLOAD_BYTES),),
     )
 
-    from cvsession.api import routes_history, routes_identity, routes_sessions, routes_sync, ws
+    from cvsession.api import (
+        routes_history,
+        routes_identity,
+        routes_sessions,
+        routes_sync,
+        routes_uploads,
+        ws,
+    )
 
     app.include_router(routes_identity.router)
     app.include_router(routes_sessions.router)
     app.include_router(routes_sync.router)
     app.include_router(routes_history.router)
+    app.include_router(routes_uploads.router)
     app.include_router(ws.router)
     return app

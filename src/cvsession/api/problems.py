@@ -165,27 +165,42 @@ def is_json_type(content_type: str) -> bool:
 class BodyLimitMiddleware:
     """Cap request bodies while streaming and refuse JSON bodies that are not strict JSON."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int = 64) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_depth: int = 64,
+        larger: tuple[tuple[str, int], ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        # (path regex, limit) for routes that take bigger bodies (file uploads)
+        self.larger = tuple((re.compile(pattern), limit) for pattern, limit in larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = next(
+            (n for pattern, n in self.larger if pattern.fullmatch(scope["path"])), self.max_bytes
+        )
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._reply(
                 scope,
                 receive,
                 send,
                 413,
                 "Request body too large",
-                f"the limit is {self.max_bytes} bytes",
+                f"the limit is {limit} bytes",
             )
             return
         chunks: list[bytes] = []
@@ -197,14 +212,14 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 await self._reply(
                     scope,
                     receive,
                     send,
                     413,
                     "Request body too large",
-                    f"the limit is {self.max_bytes} bytes",
+                    f"the limit is {limit} bytes",
                 )
                 return
             chunks.append(chunk)

@@ -160,7 +160,8 @@ async def get_session(session_id: str, svc: Svc, who: CallerDep) -> JSONResponse
 
 @router.delete("/{session_id}", status_code=204)
 async def delete_session(session_id: str, svc: Svc, who: CallerDep) -> Response:
-    await anyio.to_thread.run_sync(svc.sessions.delete, who.user_id, session_id)
+    # The uploads service deletes the session, then its files once that is durable.
+    await anyio.to_thread.run_sync(svc.uploads.delete_session, who.user_id, session_id)
     return Response(status_code=204)
 
 

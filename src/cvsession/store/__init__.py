@@ -22,6 +22,7 @@ from cvsession.store.base import (
     Txn,
     UserRow,
 )
+from cvsession.store.uploads import UploadRow
 
 __all__ = [
     "ORDER_FIELDS",
@@ -36,6 +37,7 @@ __all__ = [
     "Store",
     "TokenRow",
     "Txn",
+    "UploadRow",
     "UserRow",
     "open_store",
 ]

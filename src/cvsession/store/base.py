@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from cvsession.store.uploads import UploadRow
+
 ORDER_FIELDS = ("last_active_at", "created_at", "updated_at", "title", "status", "current_step")
 
 
@@ -249,6 +251,16 @@ class Txn(Protocol):
 
     def list_conflicts(self, session_id: str, *, status: str | None = None) -> list[ConflictRow]:
         """Conflicts of a session, oldest first, optionally only those with `status`."""
+
+    # uploads (records; the bytes are files under the data directory)
+    def insert_upload(self, upload: UploadRow) -> None:
+        """Insert; raises `DuplicateKey` if the id exists."""
+
+    def get_upload(self, upload_id: str) -> UploadRow | None: ...
+    def list_uploads(self, session_id: str) -> list[UploadRow]:
+        """A session's uploads, oldest first (they go with the session on delete)."""
+
+    def delete_upload(self, upload_id: str) -> bool: ...
 
     # step durations (resume estimates)
     def record_step_duration(self, row: StepDurationRow) -> None: ...

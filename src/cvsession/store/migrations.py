@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from cvsession.store import uploads
 from cvsession.store.sql import SQLTxn, to_ms
 
 Dialect = Literal["sqlite", "postgres"]
@@ -238,6 +239,7 @@ _POSTGRES_0002 = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _SQLITE_0001, _POSTGRES_0001),
     Migration(2, "snapshots", _SQLITE_0002, _POSTGRES_0002),
+    Migration(3, "uploads", uploads.migration_sql("sqlite"), uploads.migration_sql("postgres")),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -40,6 +40,7 @@ from cvsession.store.base import (
     TokenRow,
     UserRow,
 )
+from cvsession.store.uploads import UPLOAD_COLUMNS, UploadRow
 
 MAX_LIMIT = 500
 STATS_PER_STEP = 1000
@@ -261,6 +262,20 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def _upload_from(r: Row) -> UploadRow:
+    return UploadRow(
+        str(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        int(r[5]),
+        str(r[6]),
+        str(r[7]),
+        from_ms(int(r[8])),
+    )
+
+
 class SQLTxn:
     """The dialect-neutral `Txn`. Subclasses bind it to one connection of their driver."""
 
@@ -444,6 +459,34 @@ class SQLTxn:
         self._write()
         sql = "DELETE FROM mutation_log WHERE session_id = ? AND version < ?"
         return self.execute(sql, [session_id, before_version])
+
+    # --- uploads ----------------------------------------------------------------------------
+
+    def insert_upload(self, upload: UploadRow) -> None:
+        params = [
+            upload.id,
+            upload.session_id,
+            upload.owner_id,
+            upload.filename,
+            upload.kind,
+            upload.size,
+            upload.sha256,
+            upload.storage_name,
+            to_ms(upload.created_at),
+        ]
+        self._insert("uploads", UPLOAD_COLUMNS, params, f"upload {upload.id!r}")
+
+    def get_upload(self, upload_id: str) -> UploadRow | None:
+        r = self._fetchone(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?", [upload_id])
+        return None if r is None else _upload_from(r)
+
+    def list_uploads(self, session_id: str) -> list[UploadRow]:
+        sql = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE session_id = ? ORDER BY created_at, id"
+        return [_upload_from(r) for r in self.fetchall(sql, [session_id])]
+
+    def delete_upload(self, upload_id: str) -> bool:
+        self._write()
+        return self.execute("DELETE FROM uploads WHERE id = ?", [upload_id]) > 0
 
     # --- snapshots --------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Turning uploaded CV files into text: upload checks and sandboxed extraction."""
