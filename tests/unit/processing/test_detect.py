@@ -109,7 +109,7 @@ def test_high_ratio_part_is_refused() -> None:
 
 
 def test_lying_sizes_are_caught_while_streaming() -> None:
-    """An archive whose directory understates sizes is caught by counting real bytes."""
+    """An archive whose directory understates a part's size is refused, never expanded."""
     data = bytearray(minimal_docx(**{"word/big.xml": b"<a/>" + b" " * (60 << 20)}))
     # Patch every declared uncompressed size of the big part to 4 bytes.
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
