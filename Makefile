@@ -20,3 +20,5 @@ bench:
 	.venv/bin/python -m pip install -q -e '.[dev,bench]'
 	.venv/bin/python bench/mutations.py
 	.venv/bin/python bench/sync.py
+	.venv/bin/python bench/checkpoint_overhead.py
+	.venv/bin/python bench/parse_quality.py

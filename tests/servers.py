@@ -57,7 +57,9 @@ class Server:
         if self.database_url:
             cmd += ["--database-url", self.database_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CVSESSION_IDENTITY_RATE_PER_MINUTE": "100000", **self.env}
+        # Sync and crash tests need no job engine; the job tests start their own.
+        env = {**os.environ, "CVSESSION_IDENTITY_RATE_PER_MINUTE": "100000", "CVSESSION_JOBS": "0",
+               **self.env}  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + 30

@@ -1,4 +1,4 @@
-"""The `cvsession` command: serve, migrate, inspect sessions, import legacy CVPlus sessions."""
+"""The `cvsession` command: serve, worker, migrate, sessions, token, import-legacy."""
 
 from __future__ import annotations
 
@@ -64,6 +64,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=20.0,
         access_log=False,
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run background jobs until SIGTERM/SIGINT; a stable --executor-id lets a restart resume."""
+    import signal
+    import threading
+
+    from cvsession import __version__
+    from cvsession.jobs import JobEngine
+
+    settings = _settings(args)
+    executor_id = args.executor_id or settings.executor_id
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with _services(args) as svc:
+        engine = JobEngine(
+            settings.data_dir,
+            svc.sessions,
+            svc.uploads,
+            executor_id=executor_id,
+            app_version=__version__,
+            concurrency=args.concurrency or settings.jobs_concurrency,
+        )
+        with engine:
+            print(f"cvsession worker {executor_id} running (store: {svc.store.url})", flush=True)
+            stop.wait()
     return 0
 
 
@@ -201,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(fn=cmd_serve)
+
+    worker = sub.add_parser("worker", parents=[common], help="run background jobs")
+    worker.add_argument(
+        "--executor-id", help="stable id of this worker (default: $CVSESSION_EXECUTOR_ID)"
+    )
+    worker.add_argument("--concurrency", type=int, help="jobs run at once by this worker")
+    worker.set_defaults(fn=cmd_worker)
 
     sub.add_parser("migrate", parents=[common], help="apply schema migrations").set_defaults(
         fn=cmd_migrate

@@ -52,6 +52,17 @@ class Settings:
     # of mutation log kept (older ones are compacted into the snapshot they lead to).
     snapshot_every: int = field(default_factory=lambda: int(_env("SNAPSHOT_EVERY", "100")))
     log_keep_versions: int = field(default_factory=lambda: int(_env("LOG_KEEP_VERSIONS", "1000")))
+    # The durable job engine (DBOS) in this process: "1" runs jobs here, "submit" only queues
+    # and controls them (separate `cvsession worker` processes run them), "0" turns it off.
+    # `executor_id` must be stable per process so that a restarted one recovers its jobs.
+    jobs_mode: str = field(default_factory=lambda: _env("JOBS", "1"))
+    executor_id: str = field(default_factory=lambda: _env("EXECUTOR_ID", "local"))
+    jobs_concurrency: int = field(default_factory=lambda: int(_env("JOBS_CONCURRENCY", "2")))
+
+    @property
+    def jobs_enabled(self) -> bool:
+        return self.jobs_mode != "0"
+
     writer_max_batch: int = 256
     # SQLite takes one writer thread; PostgreSQL commits concurrent transactions.
     writer_threads_postgres: int = field(

@@ -49,6 +49,10 @@ def test_schema_holds_the_tables_and_search_path_is_set(
     expected = [
         "clients",
         "conflicts",
+        "job_artifacts",
+        "job_cache",
+        "job_dependencies",
+        "jobs",
         "mutation_log",
         "schema_migrations",
         "sessions",
@@ -57,6 +61,7 @@ def test_schema_holds_the_tables_and_search_path_is_set(
         "tokens",
         "uploads",
         "users",
+        "workers",
     ]
     assert expected == [t[0] for t in tables]
     with pg.read() as txn:

@@ -55,9 +55,13 @@ class User:
         return doc
 
 
-def make_client(tmp_path: Path, database_url: str = "") -> TestClient:
+def make_client(tmp_path: Path, database_url: str = "", *, jobs: bool = False) -> TestClient:
+    # The job engine (DBOS) is global to a process: only the tests that need it start it.
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=database_url, identity_rate_per_minute=10_000
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        identity_rate_per_minute=10_000,
+        jobs_mode="1" if jobs else "0",
     )
     return TestClient(create_app(settings), base_url=BASE)
 

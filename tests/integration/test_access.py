@@ -64,6 +64,18 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/sessions/{session_id}/uploads"): {},
     ("GET", "/api/sessions/{session_id}/uploads/{upload_id}"): {},
     ("DELETE", "/api/sessions/{session_id}/uploads/{upload_id}"): {},
+    ("POST", "/api/sessions/{session_id}/uploads/{upload_id}/process"): {"json": {}},
+    ("POST", "/api/sessions/{session_id}/jobs"): {
+        "json": {"type": "template-application", "template": "modern"}
+    },
+    ("GET", "/api/sessions/{session_id}/jobs"): {},
+    ("POST", "/api/sessions/{session_id}/jobs/{command}"): {},
+    ("GET", "/api/sessions/{session_id}/jobs/{job_id}"): {},
+    ("POST", "/api/sessions/{session_id}/jobs/{job_id}/{command}"): {},
+    ("GET", "/api/sessions/{session_id}/checkpoints"): {},
+    ("GET", "/api/sessions/{session_id}/artifacts"): {},
+    ("GET", "/api/sessions/{session_id}/artifacts/{artifact_id}"): {},
+    ("GET", "/api/sessions/{session_id}/download/{fmt}"): {},
     ("GET", "/api/sessions/{session_id}/versions"): {},
     ("GET", "/api/sessions/{session_id}/versions/{version}"): {},
     ("POST", "/api/sessions/{session_id}/restore"): {"json": {"version": 0}},
@@ -79,6 +91,10 @@ PATH_VALUES = {
     "key": "upload",
     "conflict_id": "c_x",
     "upload_id": "up_x",
+    "job_id": "job_0123456789abcdef0123456789abcdef",
+    "artifact_id": "job_0123456789abcdef0123456789abcdef.0",
+    "fmt": "html",
+    "command": "pause",
     "version": "0",
 }
 

@@ -18,6 +18,7 @@ LAYERS = {
     "config": 2,
     "api": 3,
     "client": 3,
+    "jobs": 3,
     "cli": 4,
     "__main__": 5,
 }

@@ -123,9 +123,26 @@ def create_app(
         )
         await hub.start()
         app.state.hub = hub
+        app.state.jobs = None
+        if settings.jobs_enabled:
+            from cvsession.jobs import JobEngine
+
+            engine = JobEngine(
+                settings.data_dir,
+                svc.sessions,
+                svc.uploads,
+                executor_id=settings.executor_id,
+                app_version=__version__,
+                execute=settings.jobs_mode != "submit",
+                concurrency=settings.jobs_concurrency,
+            )
+            await anyio.to_thread.run_sync(engine.start)
+            app.state.jobs = engine
         try:
             yield
         finally:
+            if app.state.jobs is not None:
+                await anyio.to_thread.run_sync(app.state.jobs.stop)
             await hub.stop()
             await anyio.to_thread.run_sync(svc.close)
 
@@ -146,6 +163,7 @@ def create_app(
     from cvsession.api import (
         routes_history,
         routes_identity,
+        routes_jobs,
         routes_sessions,
         routes_sync,
         routes_uploads,
@@ -157,5 +175,6 @@ def create_app(
     app.include_router(routes_sync.router)
     app.include_router(routes_history.router)
     app.include_router(routes_uploads.router)
+    app.include_router(routes_jobs.router)
     app.include_router(ws.router)
     return app

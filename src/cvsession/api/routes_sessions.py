@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -176,13 +176,25 @@ async def export_session(session_id: str, svc: Svc, who: CallerDep) -> JSONObjec
 
 # lifecycle -------------------------------------------------------------------------------------
 @router.post("/{session_id}/pause")
-async def pause(session_id: str, svc: Svc, who: CallerDep) -> JSONResponse:
-    return await run_command(svc, who, session_id, "session.pause")
+async def pause(session_id: str, request: Request, svc: Svc, who: CallerDep) -> JSONResponse:
+    """Pause the session and its background jobs (a running phase finishes first)."""
+    response = await run_command(svc, who, session_id, "session.pause")
+    await _control_jobs(request, who.user_id, session_id, "pause")
+    return response
 
 
 @router.post("/{session_id}/resume")
-async def resume(session_id: str, svc: Svc, who: CallerDep) -> JSONResponse:
-    return await run_command(svc, who, session_id, "session.resume")
+async def resume(session_id: str, request: Request, svc: Svc, who: CallerDep) -> JSONResponse:
+    """Resume the session and the jobs that were paused, from their last checkpoint."""
+    response = await run_command(svc, who, session_id, "session.resume")
+    await _control_jobs(request, who.user_id, session_id, "resume")
+    return response
+
+
+async def _control_jobs(request: Request, user_id: str, session_id: str, command: str) -> None:
+    engine = getattr(request.app.state, "jobs", None)
+    if engine is not None:
+        await anyio.to_thread.run_sync(engine.control_session, user_id, session_id, command)
 
 
 @router.post("/{session_id}/complete")

@@ -5,6 +5,7 @@ Everything the workflow knows about its own shape lives here; handlers and the U
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -413,3 +414,29 @@ def total_estimated_minutes() -> float:
 def substep_title(substep_id: str) -> str:
     """Return the short title of a substep (its id if it has none)."""
     return SUBSTEP_TITLES.get(substep_id, substep_id)
+
+
+# Background jobs: the phases each type runs, and the run time assumed until enough real runs
+# of the type have been recorded (then the median of those is used).
+JOB_PHASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "cv-processing": ("extract", "parse", "analyse", "generate"),
+        "feature-generation": ("generate",),
+        "template-application": ("generate",),
+    }
+)
+JOB_ESTIMATED_MS: Mapping[str, int] = MappingProxyType(
+    {"cv-processing": 20_000, "feature-generation": 3_000, "template-application": 2_000}
+)
+# Features the generate phase produces output for; others are configuration for the front end.
+GENERATED_FEATURES = (
+    "ats-optimization",
+    "keyword-enhancement",
+    "achievement-highlighting",
+    "skills-visualization",
+    "skills-chart",
+    "embed-qr-code",
+    "interactive-timeline",
+    "language-proficiency",
+    "privacy-mode",
+)

@@ -1,5 +1,6 @@
 """Import every named mutation so that it is registered; the service imports this module."""
 
+import cvsession.core.mutations_processing  # noqa: F401  (registers server.checkpoint)
 from cvsession.core import mutations_content, mutations_history, mutations_workflow
 from cvsession.core.mutations import apply_mutation, handler_names
 

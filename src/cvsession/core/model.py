@@ -471,6 +471,7 @@ class Job:
     completed_at: str | None = None
     error: dict[str, Any] | None = None
     result_ref: str | None = None
+    phase: str | None = None
 
     def __post_init__(self) -> None:
         _str(self.id, "/id")
@@ -494,6 +495,7 @@ class Job:
         _ts(self.completed_at, "/completedAt")
         _error_obj(self.error, "/error")
         _opt_str(self.result_ref, "/resultRef")
+        _opt_str(self.phase, "/phase")
 
     @property
     def can_retry(self) -> bool:
@@ -518,7 +520,7 @@ _JOB_KEYS = MappingProxyType({
     "max_retries": "maxRetries", "progress": "progress",
     "estimated_duration_ms": "estimatedDurationMs", "created_at": "createdAt",
     "started_at": "startedAt", "completed_at": "completedAt", "error": "error",
-    "result_ref": "resultRef",
+    "result_ref": "resultRef", "phase": "phase",
 })  # fmt: skip
 _JOB_REQUIRED = frozenset({"id", "sessionId", "type"})
 

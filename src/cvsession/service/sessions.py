@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cvsession.core import handlers, navigation, resume, schema
 from cvsession.core.document import new_session_document, parse_iso
@@ -37,6 +37,8 @@ MAX_CLIENT_ID = 64
 ROW_CACHE_SIZE = 2048
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DURATION_CACHE_SECONDS = 60.0
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -338,6 +340,38 @@ class SessionService:
         if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
             self._notify(session_id, outcome.version)
         return outcome
+
+    def transact(
+        self,
+        user_id: str,
+        session_id: str,
+        unit: Callable[[Txn], tuple[T, Sequence[Mutation]]],
+    ) -> T:
+        """Run `unit` and then apply the server mutations it returns, in one transaction.
+
+        The job engine changes a job row and the session document together with it. A
+        mutation's error is raised and undoes the whole unit.
+        """
+
+        def wrapped(txn: Txn) -> tuple[T, SessionRow | None, int]:
+            value, mutations = unit(txn)
+            row: SessionRow | None = None
+            changed = -1
+            for mut in mutations:
+                outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
+                if outcome.error is not None:
+                    raise outcome.error
+                row = outcome.row or row
+                if outcome.status == "applied" and (outcome.ops or outcome.conflicts):
+                    changed = outcome.version
+            return value, row, changed
+
+        value, row, changed = self.writer.run(wrapped, (session_id,))
+        if row is not None:
+            self._remember(row)
+        if changed >= 0:
+            self._notify(session_id, changed)
+        return value
 
     async def apush(
         self, user_id: str, session_id: str, mutations: Sequence[Mutation]

@@ -88,6 +88,10 @@ class UploadService:
             self.sessions.owned(txn, user_id, session_id)
             return txn.list_uploads(session_id)
 
+    def get(self, user_id: str, session_id: str, upload_id: str) -> UploadRow:
+        """The upload's record; NotFound unless it is this user's, in this session."""
+        return self._owned(user_id, session_id, upload_id)
+
     def read(self, user_id: str, session_id: str, upload_id: str) -> tuple[UploadRow, bytes]:
         row = self._owned(user_id, session_id, upload_id)
         return row, (self.root / row.storage_name).read_bytes()

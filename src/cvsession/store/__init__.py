@@ -22,14 +22,18 @@ from cvsession.store.base import (
     Txn,
     UserRow,
 )
+from cvsession.store.jobs import FINAL_JOB_STATUSES, ArtifactRow, JobRow, WorkerRow
 from cvsession.store.uploads import UploadRow
 
 __all__ = [
+    "FINAL_JOB_STATUSES",
     "ORDER_FIELDS",
     "RESUMABLE_STATUSES",
+    "ArtifactRow",
     "ClientRow",
     "ConflictRow",
     "DuplicateKey",
+    "JobRow",
     "LogEntry",
     "SessionQuery",
     "SessionRow",
@@ -39,6 +43,7 @@ __all__ = [
     "Txn",
     "UploadRow",
     "UserRow",
+    "WorkerRow",
     "open_store",
 ]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from cvsession.store.jobs import ArtifactRow, JobRow, WorkerRow
 from cvsession.store.uploads import UploadRow
 
 ORDER_FIELDS = ("last_active_at", "created_at", "updated_at", "title", "status", "current_step")
@@ -261,6 +262,49 @@ class Txn(Protocol):
         """A session's uploads, oldest first (they go with the session on delete)."""
 
     def delete_upload(self, upload_id: str) -> bool: ...
+
+    # jobs (the engine's own state is in DBOS; these rows are what the user sees and controls)
+    def insert_job(self, job: JobRow) -> None:
+        """Insert the job and its dependency edges; raises `DuplicateKey` if the id exists.
+
+        Every dependency must be an existing job (foreign key), so the graph stays acyclic.
+        """
+
+    def get_job(self, job_id: str, *, for_update: bool = False) -> JobRow | None: ...
+    def update_job(self, job: JobRow) -> None:
+        """Overwrite the mutable columns of job `job.id`; raises KeyError if it does not exist."""
+
+    def list_jobs(self, session_id: str) -> list[JobRow]:
+        """A session's jobs, oldest first."""
+
+    def jobs_with_status(self, statuses: Sequence[str], limit: int = 500) -> list[JobRow]:
+        """Jobs in any of `statuses`, oldest first, at most `limit` (clamped to 1..500)."""
+
+    def dependants(self, job_id: str) -> list[JobRow]:
+        """Jobs that list `job_id` among their dependencies."""
+
+    def job_durations(self, job_type: str, limit: int = 200) -> list[int]:
+        """Run times in ms of the newest completed jobs of `job_type`, sorted ascending."""
+
+    def put_artifact(self, artifact: ArtifactRow) -> None:
+        """Insert or replace an artifact (a re-run step writes the same one again)."""
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRow | None: ...
+    def list_artifacts(self, session_id: str) -> list[ArtifactRow]:
+        """A session's artifacts, oldest first, with empty `content` (a listing)."""
+
+    def cache_get(self, job_id: str, key: str) -> Any:
+        """A step's cached JSON result for (job, key), or None."""
+
+    def cache_put(self, job_id: str, key: str, value: Any, now: datetime) -> None:
+        """Cache a step's result; the first value stored for (job, key) is kept."""
+
+    def heartbeat(self, worker: WorkerRow) -> None:
+        """Record that a worker is alive (insert or refresh)."""
+
+    def list_workers(self) -> list[WorkerRow]: ...
+    def delete_worker(self, executor_id: str, heartbeat_at: datetime) -> bool:
+        """Forget a worker whose heartbeat is still `heartbeat_at`; return whether it was."""
 
     # step durations (resume estimates)
     def record_step_duration(self, row: StepDurationRow) -> None: ...

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from cvsession.store import uploads
-from cvsession.store.sql import SQLTxn, to_ms
+from cvsession.store import jobs, uploads
+from cvsession.store.codec import to_ms
+from cvsession.store.sql import SQLTxn
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -240,6 +241,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _SQLITE_0001, _POSTGRES_0001),
     Migration(2, "snapshots", _SQLITE_0002, _POSTGRES_0002),
     Migration(3, "uploads", uploads.migration_sql("sqlite"), uploads.migration_sql("postgres")),
+    Migration(4, "jobs", jobs.migration_sql("sqlite"), jobs.migration_sql("postgres")),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, cast
-
-import orjson
 
 from cvsession.store.base import (
     ORDER_FIELDS,
@@ -40,45 +38,20 @@ from cvsession.store.base import (
     TokenRow,
     UserRow,
 )
+from cvsession.store.codec import (
+    dump_json,
+    from_ms,
+    load_json,
+    opt_from_ms,
+    opt_to_ms,
+    to_ms,
+)
+from cvsession.store.jobs import JobsTxn
 from cvsession.store.uploads import UPLOAD_COLUMNS, UploadRow
 
 MAX_LIMIT = 500
-STATS_PER_STEP = 1000
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-# Refuse datetimes and dataclasses inside JSON instead of letting orjson stringify them:
-# they would come back as a different type.
-_DUMPS_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
 Row = tuple[Any, ...]
-
-
-def to_ms(value: datetime) -> int:
-    """Milliseconds since the epoch, floored."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware datetimes")
-    return (value - _EPOCH) // _MS
-
-
-def from_ms(value: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=value)
-
-
-def opt_to_ms(value: datetime | None) -> int | None:
-    return None if value is None else to_ms(value)
-
-
-def opt_from_ms(value: int | None) -> datetime | None:
-    return None if value is None else from_ms(value)
-
-
-def dump_json(value: Any) -> str:
-    return orjson.dumps(value, option=_DUMPS_OPTS).decode()
-
-
-def load_json(text: str) -> Any:
-    return orjson.loads(text)
+STATS_PER_STEP = 1000
 
 
 def check_params(params: Sequence[Any]) -> Sequence[Any]:
@@ -276,7 +249,7 @@ def _upload_from(r: Row) -> UploadRow:
     )
 
 
-class SQLTxn:
+class SQLTxn(JobsTxn):
     """The dialect-neutral `Txn`. Subclasses bind it to one connection of their driver."""
 
     # Appended to SELECTs that lock the row ("" where the whole database is locked anyway).

@@ -1,0 +1,84 @@
+"""Server mutations of background jobs: phase checkpoints, job summaries, the parsed CV.
+
+Only the job engine issues these (the `server.` prefix keeps clients out). A step may run more
+than once (at-least-once), so every handler is idempotent: the same arguments write the same
+values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cvsession.core import args as a
+from cvsession.core import catalogue, model
+from cvsession.core.document import iso
+from cvsession.core.errors import InvalidInput
+from cvsession.core.mutations import MutationContext, mutation
+
+_CHECKPOINT_KEYS = frozenset(
+    {"phase", "state", "progress", "partialResult", "retryCount", "lastError", "fallbackUsed"}
+)
+# The document keeps the newest jobs only; the job table keeps them all.
+MAX_JOBS_IN_DOCUMENT = 20
+
+
+@mutation("server.checkpoint")
+def checkpoint(ctx: MutationContext, args: Any) -> None:
+    """Write `/processing/checkpoints/{phase}` from {phase, state, progress, ...}."""
+    args = a.obj(args)
+    unknown = sorted(set(args) - _CHECKPOINT_KEYS)
+    if unknown:
+        raise InvalidInput(f"unknown checkpoint field {unknown[0]!r}", path="/" + unknown[0])
+    cp = model.ProcessingCheckpoint.from_json({**args, "updatedAt": iso(ctx.now)})
+    ctx.set("processing", "checkpoints", cp.phase.value, value=cp.to_json())
+
+
+@mutation("server.checkpointsReset")
+def checkpoints_reset(ctx: MutationContext, args: Any) -> None:
+    """Set every phase of a job type to pending (a new run of the pipeline starts)."""
+    job_type = a.obj(args).get("type")
+    if not isinstance(job_type, str) or job_type not in catalogue.JOB_PHASES:
+        raise InvalidInput(f"unknown job type {job_type!r}", path="/type")
+    for phase in catalogue.JOB_PHASES[job_type]:
+        cp = model.ProcessingCheckpoint(model.CheckpointPhase(phase), updated_at=iso(ctx.now))
+        ctx.set("processing", "checkpoints", phase, value=cp.to_json())
+
+
+@mutation("server.job")
+def job(ctx: MutationContext, args: Any) -> None:
+    """Write `/processing/jobs/{id}` (a Job's JSON form); drop the oldest finished beyond 20."""
+    record = model.Job.from_json(a.obj(args).get("job"), path="/job")
+    ctx.set("processing", "jobs", record.id, value=record.to_json())
+    jobs = ctx.get("processing", "jobs") or {}
+    if len(jobs) > MAX_JOBS_IN_DOCUMENT:
+        finished = [
+            (str(j.get("createdAt") or ""), jid)
+            for jid, j in jobs.items()
+            if j.get("status") in ("completed", "failed", "cancelled") and jid != record.id
+        ]
+        for _, jid in sorted(finished)[: len(jobs) - MAX_JOBS_IN_DOCUMENT]:
+            ctx.remove("processing", "jobs", jid)
+
+
+@mutation("server.featureProgress")
+def feature_progress(ctx: MutationContext, args: Any) -> None:
+    """Set `/features/{id}/progress` (and `error`) as the generate phase works on it."""
+    args = a.obj(args)
+    feature = args.get("feature")
+    if feature not in catalogue.FEATURES:
+        raise InvalidInput(f"unknown feature {feature!r}", path="/feature")
+    progress = model.FeatureProgress(str(a.text(args, "progress", max_len=20)))
+    if ctx.get("features", feature) is None:
+        return  # the user removed the feature meanwhile; nothing to report on
+    ctx.set("features", feature, "progress", value=progress.value)
+    error = args.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InvalidInput("error must be a string or null", path="/error")
+    ctx.set("features", feature, "error", value=error)
+
+
+@mutation("server.cvParsed")
+def cv_parsed(ctx: MutationContext, args: Any) -> None:
+    """Replace `/cv` with the parser's JSON Resume object."""
+    cv = a.obj(a.obj(args).get("cv"), "cv")
+    ctx.set("cv", value=cv)

@@ -1,0 +1,408 @@
+"""`JobEngine`: our interface to durable background jobs, executed by DBOS Transact.
+
+Two sources of truth with one job each. Our `jobs` table (store/jobs.py, through `JobRecords`)
+holds what the user sees and controls: status, priority, dependencies, retries, progress,
+errors, pause/cancel requests. DBOS holds execution: a job whose dependencies have all completed
+is enqueued as the workflow `run_job` with the job id as its workflow id (so enqueueing twice is
+harmless), its priority, and the session as queue partition (a session's jobs run one at a
+time, lower priority numbers first). DBOS keeps its state in `<data dir>/dbos.sqlite`, or in
+the PostgreSQL database of the store (schema `dbos`).
+
+DBOS is a process-wide singleton: one started engine per process; `stop()` destroys it so a
+test or a restart in the same process can start another.
+
+Recovery. A process that restarts with the same `executor_id` recovers its own unfinished
+workflows (DBOS). Every engine also writes a heartbeat row; a live engine that sees another
+executor's heartbeat older than `dead_after` seconds recovers that executor's workflows (the
+reaper), so a worker that never comes back loses nothing. A sweep also dispatches queued jobs
+whose dependencies completed (a crash between a job's end and its dependants' dispatch).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
+
+from cvsession import __version__
+from cvsession.core.errors import InvalidInput
+from cvsession.jobs import pipeline
+from cvsession.jobs.records import JobRecords, finished_error, is_final
+from cvsession.processing import llm
+from cvsession.service.sessions import SessionService
+from cvsession.service.uploads import UploadService
+from cvsession.store import JobRow, Txn, WorkerRow
+
+log = logging.getLogger(__name__)
+APP_NAME = "cvsession"
+QUEUE = "cvsession-jobs"
+MAX_PRIORITY = 2**31 - 1
+_lock = threading.Lock()
+_running: JobEngine | None = None  # DBOS is global: at most one started engine per process
+
+
+def default_model_parser() -> Any:
+    return llm.ClaudeParser() if llm.model_configured() else None
+
+
+def dbos_location(store_url: str, data_dir: Path) -> tuple[str, str]:
+    """DBOS's system database and schema: a SQLite file beside ours, or our PostgreSQL
+    database with the schema `dbos` (`<schema>_dbos` when the store URL selects a schema)."""
+    if store_url.startswith(("postgresql://", "postgres://")):
+        base, _, query = store_url.partition("?")
+        params = urllib.parse.parse_qs(query)
+        schema = params.get("schema", [""])[0]
+        return "postgresql+psycopg://" + base.split("://", 1)[1], (
+            f"{schema}_dbos" if schema else "dbos"
+        )
+    return f"sqlite:///{data_dir / 'dbos.sqlite'}", "dbos"
+
+
+class JobEngine:
+    """Durable job execution; usable as `with JobEngine(...)` or with `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        sessions: SessionService,
+        uploads: UploadService,
+        *,
+        executor_id: str = "local",
+        database_url: str | None = None,
+        app_version: str = __version__,
+        execute: bool = True,
+        polling_interval: float = 0.1,
+        concurrency: int = 2,
+        heartbeat_seconds: float = 5.0,
+        dead_after: float = 30.0,
+        backoff_base: float = 1.0,
+        extract_timeout: float = 20.0,
+        model_parser: Callable[[], Any] = default_model_parser,
+    ) -> None:
+        """`executor_id` must be the same after a restart for its pending work to be recovered
+        (the reaper covers one that never restarts); `app_version` must match between the
+        process that started a job and the one resuming it. `execute=False` only submits and
+        controls jobs (a web server in front of separate workers)."""
+        self.data_dir = data_dir
+        self.sessions = sessions
+        self.uploads = uploads
+        self.records = JobRecords(sessions, sessions.clock)
+        self.executor_id = executor_id
+        default_url, self.dbos_schema = dbos_location(sessions.store.url, data_dir)
+        self.database_url = database_url or default_url
+        self.app_version = app_version
+        self.execute = execute
+        self.polling_interval = polling_interval
+        self.concurrency = concurrency
+        self.heartbeat_seconds = heartbeat_seconds
+        self.dead_after = dead_after
+        self.backoff_base = backoff_base
+        self.extract_timeout = extract_timeout
+        self.model_parser = model_parser
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at = datetime.now(UTC)
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Launch DBOS, recover this executor's pending jobs, start heartbeats and sweeps."""
+        global _running
+        with _lock:
+            if _running is not None:
+                raise RuntimeError("a JobEngine is already running in this process")
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            pipeline.bind(
+                pipeline.Runtime(
+                    self.sessions,
+                    self.uploads,
+                    self.records,
+                    self._dispatch_dependants,
+                    self.model_parser,
+                    backoff_base=self.backoff_base,
+                    extract_timeout=self.extract_timeout,
+                )
+            )
+            config: DBOSConfig = {
+                "name": APP_NAME,
+                "system_database_url": self.database_url,
+                "dbos_system_schema": self.dbos_schema,
+                "executor_id": self.executor_id,
+                "application_version": self.app_version,
+                "log_level": "WARNING",
+                "notification_listener_polling_interval_sec": self.polling_interval,
+            }
+            DBOS(config=config)
+            try:
+                if not self.execute:
+                    DBOS.listen_queues([])
+                DBOS.launch()
+                # 3.x: queues are registered after launch.
+                DBOS.register_queue(
+                    QUEUE,
+                    worker_concurrency=self.concurrency,
+                    partition_concurrency=1,
+                    polling_interval_sec=self.polling_interval,
+                )
+            except BaseException:
+                DBOS.destroy()
+                pipeline.bind(None)
+                raise
+            _running = self
+        self._stop.clear()
+        self._beat()
+        self._thread = threading.Thread(target=self._loop, name="cvsession-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop executing; unfinished jobs stay pending and resume on the next `start()`."""
+        global _running
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        with _lock:
+            if _running is not self:
+                return
+            DBOS.destroy()
+            pipeline.bind(None)
+            _running = None
+
+    def __enter__(self) -> JobEngine:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # submitting --------------------------------------------------------------------------------
+    def submit(
+        self,
+        user_id: str,
+        session_id: str,
+        job_type: str,
+        params: dict[str, Any],
+        *,
+        priority: int = 0,
+        dependencies: Sequence[str] = (),
+        max_retries: int = 3,
+    ) -> JobRow:
+        """Record a job and start it as soon as its dependencies have completed.
+
+        Lower `priority` runs first within the session. Raises NotFound for a foreign session
+        or dependency, DependencyFailed when a dependency already failed or was cancelled.
+        """
+        if not 0 <= priority <= MAX_PRIORITY:
+            raise InvalidInput(f"priority must be within 0..{MAX_PRIORITY}")
+        job = self.records.create(
+            user_id,
+            session_id,
+            job_type,
+            params,
+            priority=priority,
+            dependencies=dependencies,
+            max_retries=max_retries,
+            reset_checkpoints=job_type == "cv-processing",
+        )
+        self._dispatch_if_ready(job)
+        return self.records.load(job.id)
+
+    def submit_cv_processing(
+        self, user_id: str, session_id: str, upload_id: str, *, priority: int = 0
+    ) -> str:
+        """Queue extract → parse → analyse → generate for an upload; return the job id."""
+        self.uploads.get(user_id, session_id, upload_id)
+        job = self.submit(
+            user_id, session_id, "cv-processing", {"uploadId": upload_id}, priority=priority
+        )
+        return job.id
+
+    def _dispatch_if_ready(self, job: JobRow) -> None:
+        if job.status != "queued" or job.control:
+            return
+        ready = self.records.ready(job)
+        if ready is None:
+            self._fail_dependant(job)
+        elif ready:
+            self._enqueue(job)
+
+    def _enqueue(self, job: JobRow) -> None:
+        options = SetEnqueueOptions(
+            priority=job.priority if job.priority > 0 else None,
+            queue_partition_key=job.session_id,
+        )
+        # The workflow id is the job id: a second enqueue of the same job is a no-op.
+        queue = DBOS.retrieve_queue(QUEUE)
+        if queue is None:
+            raise RuntimeError("the job engine is not started")
+        with SetWorkflowID(job.id), options:
+            queue.enqueue(pipeline.run_job, job.id)
+        if not job.dispatched:
+            self.records.change(job.id, _mark_dispatched)
+
+    def _dispatch_dependants(self, job_id: str) -> None:
+        for dependant in self.records.dependants(job_id):
+            self._dispatch_if_ready(dependant)
+
+    def _fail_dependant(self, job: JobRow) -> None:
+        """A dependency failed or was cancelled: this job cannot run, nor can its dependants."""
+        now = self.sessions.clock()
+
+        def fn(j: JobRow) -> JobRow | None:
+            if is_final(j):
+                return None
+            j.status = "cancelled"
+            j.error = {
+                "code": "dependency_failed",
+                "message": "a job this one depends on failed or was cancelled",
+                "retryable": False,
+            }
+            j.completed_at = now
+            return j
+
+        self.records.change(job.id, fn)
+        self._dispatch_dependants(job.id)
+
+    # reading -----------------------------------------------------------------------------------
+    def get(self, user_id: str, session_id: str, job_id: str) -> JobRow:
+        return self.records.get(user_id, session_id, job_id)
+
+    def list_jobs(self, user_id: str, session_id: str) -> list[JobRow]:
+        return self.records.list_jobs(user_id, session_id)
+
+    def wait(self, job_id: str, *, timeout: float = 30) -> JobRow:
+        """Poll until the job is completed, failed, cancelled or paused; raise TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.records.load(job_id)
+            if is_final(job) or job.status == "paused":
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job.status} after {timeout:g} s")
+            time.sleep(self.polling_interval / 2)
+
+    # control -----------------------------------------------------------------------------------
+    def pause(self, user_id: str, session_id: str, job_id: str) -> JobRow:
+        """No new phase starts; a running phase finishes and the job waits for `resume`."""
+        job = self.records.get(user_id, session_id, job_id)
+        if is_final(job):
+            raise finished_error(job)
+        if job.status == "paused":
+            return job
+
+        def fn(j: JobRow) -> JobRow:
+            j.status, j.control = "paused", "pause"
+            return j
+
+        job = self.records.change(job_id, fn)
+        if job.dispatched:
+            DBOS.cancel_workflow(job_id)  # stops before the next step starts
+        return job
+
+    def resume(self, user_id: str, session_id: str, job_id: str) -> JobRow:
+        """Continue a paused job from its last finished phase."""
+        job = self.records.get(user_id, session_id, job_id)
+        if job.status != "paused":
+            if is_final(job):
+                raise finished_error(job)
+            return job
+
+        def fn(j: JobRow) -> JobRow:
+            j.status, j.control = "queued", ""
+            return j
+
+        job = self.records.change(job_id, fn)
+        if job.dispatched:
+            DBOS.resume_workflow(job_id, queue_name=QUEUE)
+        else:
+            self._dispatch_if_ready(job)
+        return self.records.load(job_id)
+
+    def cancel(self, user_id: str, session_id: str, job_id: str) -> JobRow:
+        """Stop the job for good (a queued one never starts); dependants are cancelled too."""
+        job = self.records.get(user_id, session_id, job_id)
+        if is_final(job):
+            raise finished_error(job)
+        now = self.sessions.clock()
+
+        def fn(j: JobRow) -> JobRow:
+            j.status, j.control, j.completed_at = "cancelled", "cancel", now
+            j.error = {"code": "cancelled", "message": "cancelled by the user", "retryable": False}
+            return j
+
+        job = self.records.change(job_id, fn)
+        if job.dispatched:
+            DBOS.cancel_workflow(job_id)
+        self._dispatch_dependants(job_id)
+        return job
+
+    def control_session(self, user_id: str, session_id: str, command: str) -> list[JobRow]:
+        """Pause, resume or cancel every unfinished job of the session."""
+        action = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}[command]
+        changed = []
+        for job in self.records.list_jobs(user_id, session_id):
+            if is_final(job) or (command == "resume" and job.status != "paused"):
+                continue
+            changed.append(action(user_id, session_id, job.id))
+        return changed
+
+    # background: heartbeats, the reaper, the sweep ----------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                self._beat()
+                self.reap()
+                self.sweep()
+            except Exception:  # keep beating: one failed round must not stop recovery
+                log.exception("job engine housekeeping failed")
+
+    def _beat(self) -> None:
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "execute": self.execute}
+        row = WorkerRow(self.executor_id, datetime.now(UTC), self._started_at, info)
+        self.sessions.writer.run(lambda txn: txn.heartbeat(row))
+
+    def reap(self) -> list[str]:
+        """Recover the workflows of executors whose heartbeat stopped; return their ids."""
+        if not self.execute:
+            return []
+        with self.sessions.store.read() as txn:
+            workers = txn.list_workers()
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.dead_after)
+        reaped = []
+        for worker in workers:
+            if worker.executor_id == self.executor_id or worker.heartbeat_at > cutoff:
+                continue
+            DBOS._recover_pending_workflows([worker.executor_id])
+            self.sessions.writer.run(_forget_worker(worker))
+            log.warning("recovered the jobs of executor %s (no heartbeat)", worker.executor_id)
+            reaped.append(worker.executor_id)
+        return reaped
+
+    def sweep(self) -> None:
+        """Dispatch queued jobs that are ready (or must fail) but were never handed over."""
+        for job in self.records.unfinished():
+            if job.status == "queued" and not job.dispatched:
+                self._dispatch_if_ready(job)
+
+
+def _forget_worker(worker: WorkerRow) -> Callable[[Txn], bool]:
+    return lambda txn: txn.delete_worker(worker.executor_id, worker.heartbeat_at)
+
+
+def _mark_dispatched(job: JobRow) -> JobRow:
+    job.dispatched = True
+    return job

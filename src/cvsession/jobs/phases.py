@@ -1,0 +1,204 @@
+"""What each phase of a job does: extract, parse, analyse, generate.
+
+`run(rt, job, phase, attempt, inputs)` returns (output for the next phase, summary shown to the
+user in the phase's checkpoint, fallback error or None) and raises a classified `DomainError`
+on failure. Inputs come from the upload and the session document; outputs go to the session
+document (the parsed CV, feature progress) and to job artifacts (HTML, SVG, JSON Resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from cvsession.core import catalogue
+from cvsession.core.errors import DomainError, InvalidInput
+from cvsession.core.mutations import Mutation
+from cvsession.processing import analyse, extract, features, llm, parse, render
+from cvsession.store import ArtifactRow, JobRow
+
+if TYPE_CHECKING:
+    from cvsession.jobs.pipeline import Runtime
+
+Outcome = tuple[Any, Any, dict[str, Any] | None]
+
+
+class LowQualityText(DomainError):
+    """The file has no usable text layer (a scan or an image-only PDF)."""
+
+    code = "low_quality_text"
+    status = 422
+
+
+def run(rt: Runtime, job: JobRow, phase: str, attempt: int, inputs: dict[str, Any]) -> Outcome:
+    if phase == "extract":
+        return _extract(rt, job)
+    if phase == "parse":
+        return _parse(rt, job, attempt, inputs["extract"]["text"])
+    if phase == "analyse":
+        return _analyse(rt, job, inputs["parse"]["cv"])
+    if phase == "generate":
+        return _generate(rt, job, inputs)
+    raise InvalidInput(f"unknown phase {phase!r}")
+
+
+def _document(rt: Runtime, job: JobRow) -> dict[str, Any]:
+    doc: dict[str, Any] = rt.sessions.get(job.owner_id, job.session_id).document
+    return doc
+
+
+def _mutate(rt: Runtime, job: JobRow, name: str, args: dict[str, Any]) -> None:
+    outcome = rt.sessions.mutate(
+        job.owner_id, job.session_id, Mutation("", 0, name, args), internal=True
+    )
+    if outcome.error is not None:
+        raise outcome.error
+
+
+def _extract(rt: Runtime, job: JobRow) -> Outcome:
+    _, data = rt.uploads.read(job.owner_id, job.session_id, str(job.params["uploadId"]))
+    extracted = extract.extract_text(data, timeout=rt.extract_timeout)
+    if extracted.quality == "low":
+        raise LowQualityText(
+            "the file has no usable text layer (a scan or an image-only PDF?): upload a PDF "
+            "with selectable text or a DOCX, or paste the text",
+            pages=extracted.pages,
+        )
+    output = dataclasses.asdict(extracted)
+    summary = {k: v for k, v in output.items() if k != "text"} | {"chars": len(extracted.text)}
+    return output, summary, None
+
+
+def _parse(rt: Runtime, job: JobRow, attempt: int, text: str) -> Outcome:
+    parser = rt.model_parser()
+    fallback: dict[str, Any] | None = None
+    cv: dict[str, Any] | None = None
+    if parser is not None:
+        try:
+            # Cached per job: a re-run step or a resumed job never pays for the model twice.
+            cv = rt.records.cache(job.id, "parse.model", lambda: parser.parse(text))
+        except llm.ModelError as err:
+            if err.retryable and attempt < job.max_retries:
+                raise
+            fallback = {"code": err.kind, "message": err.message[:500], "retryable": False}
+    if cv is None:
+        cv = parse.parse_resume(text)
+    _mutate(rt, job, "server.cvParsed", {"cv": cv})
+    basics = cv.get("basics") or {}
+    summary = {
+        "name": basics.get("name"),
+        "sections": sorted(k for k, v in cv.items() if v),
+        "parser": "rules" if parser is None or fallback is not None else "model",
+    }
+    return {"cv": cv}, summary, fallback
+
+
+def _target(rt: Runtime, job: JobRow) -> dict[str, Any]:
+    target = _document(rt, job).get("target") or {}
+    return target if isinstance(target, dict) else {}
+
+
+def _analyse(rt: Runtime, job: JobRow, cv: dict[str, Any]) -> Outcome:
+    target = _target(rt, job)
+    result = analyse.analyse(
+        cv,
+        target_role=str(target.get("role") or ""),
+        job_description=str(target.get("jobDescription") or ""),
+    )
+    return {"analysis": result}, result, None
+
+
+def _current_cv(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The CV and analysis to generate from: this job's earlier phases, or the session's."""
+    if "parse" in inputs:
+        return inputs["parse"]["cv"], inputs["analyse"]["analysis"]
+    doc = _document(rt, job)
+    cv = doc.get("cv")
+    if not isinstance(cv, dict):
+        raise InvalidInput("the session has no parsed CV yet: process an upload first")
+    analysis = (doc["processing"]["checkpoints"].get("analyse") or {}).get("partialResult")
+    if not isinstance(analysis, dict):
+        target = doc.get("target") or {}
+        analysis = analyse.analyse(
+            cv,
+            target_role=str(target.get("role") or ""),
+            job_description=str(target.get("jobDescription") or ""),
+        )
+    return cv, analysis
+
+
+def _wanted_features(doc: dict[str, Any], job: JobRow) -> list[tuple[str, dict[str, Any]]]:
+    if job.type == "feature-generation":
+        fid = str(job.params["feature"])
+        rec = (doc.get("features") or {}).get(fid) or {}
+        return [(fid, dict(rec.get("configuration") or {}))]
+    if job.type == "template-application":
+        return []
+    chosen = doc.get("features") or {}
+    return [
+        (fid, dict(chosen[fid].get("configuration") or {}))
+        for fid in catalogue.GENERATED_FEATURES
+        if isinstance(chosen.get(fid), dict) and chosen[fid].get("enabled")
+    ]
+
+
+def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> Outcome:
+    cv, analysis = _current_cv(rt, job, inputs)
+    doc = _document(rt, job)
+    target = _target(rt, job)
+    artifacts: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, Any] = {}
+    for fid, config in _wanted_features(doc, job):
+        _mutate(rt, job, "server.featureProgress", {"feature": fid, "progress": "processing"})
+        try:
+            out = features.generate_feature(fid, cv, analysis, config, target=target)
+        except DomainError as err:
+            _mutate(
+                rt,
+                job,
+                "server.featureProgress",
+                {"feature": fid, "progress": "error", "error": err.message[:500]},
+            )
+            raise
+        cv = out["cv"]
+        artifacts.update(out.get("artifacts") or {})
+        summaries[fid] = out.get("summary")
+        _mutate(rt, job, "server.featureProgress", {"feature": fid, "progress": "completed"})
+    template = str(job.params.get("template") or (doc.get("template") or {}).get("selected") or "")
+    templates = [template] if template in catalogue.TEMPLATES else list(catalogue.TEMPLATES)
+    custom = (doc.get("template") or {}).get("customizations") or {}
+    for tid in templates:
+        html = render.render_html(cv, tid, custom.get(tid), artifacts=artifacts)
+        artifacts[f"cv-{tid}.html"] = {"mediaType": "text/html", "content": html}
+    artifacts["resume.json"] = {
+        "mediaType": "application/json",
+        "content": render.export_json_resume(cv),
+    }
+    names = _store_artifacts(rt, job, artifacts)
+    summary = {"features": summaries, "templates": templates, "artifacts": names}
+    return {"artifacts": names}, summary, None
+
+
+def _store_artifacts(rt: Runtime, job: JobRow, artifacts: dict[str, dict[str, Any]]) -> list[str]:
+    now = rt.records.clock()
+    rows = []
+    for i, (name, art) in enumerate(sorted(artifacts.items())):
+        content, media_type = art["content"], str(art["mediaType"])
+        if not isinstance(content, str):  # structured artifacts (e.g. achievement paths)
+            content, media_type = json.dumps(content, ensure_ascii=False), "application/json"
+        rows.append(ArtifactRow(f"{job.id}.{i}", job.id, job.session_id, name, media_type,
+                                content, now))  # fmt: skip
+
+    def unit(txn: Any) -> None:
+        for row in rows:
+            txn.put_artifact(row)
+
+    rt.sessions.writer.run(unit, (job.session_id,))
+    return [row.name for row in rows]
+
+
+def result_summary(job_type: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """What the finished job returns (kept in its row; artifacts are listed by name)."""
+    generated = outputs.get("generate") or {}
+    return {"type": job_type, "artifacts": generated.get("artifacts", [])}

@@ -1,0 +1,249 @@
+"""Jobs as DBOS workflows: every phase of every job is one checkpointed step.
+
+`run_job(job_id)` runs the phases of the job's type (`catalogue.JOB_PHASES`): extract → parse →
+analyse → generate for a CV, generate alone for a feature or a template. DBOS records each
+step's JSON result, so a workflow recovered after a crash replays the finished phases from the
+record and re-runs only the one it was in. Steps are at-least-once, hence idempotent: they read
+stored inputs, compute, and write the same checkpoint, artifacts and CV again; the language
+model's answer is cached per (job, phase) so a re-run never calls it twice.
+
+A phase reports failure as data (`{"error": {code, message, retryable}}`) rather than raising,
+so DBOS records it. The workflow retries a retryable failure with exponential backoff (a
+durable `DBOS.sleep`) up to the job's `maxRetries`, then fails the job with the classified
+error. Pause and cancel are DBOS cancellations (the engine's doing): the workflow stops before
+its next step starts, i.e. at the next phase boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOS
+
+from cvsession.core import catalogue, model
+from cvsession.core.errors import DomainError
+from cvsession.core.mutations import Mutation
+from cvsession.jobs import phases
+from cvsession.jobs.records import JobRecords
+from cvsession.service.sessions import SessionService
+from cvsession.service.uploads import UploadService
+from cvsession.store import JobRow
+
+WORKFLOW_NAME = "cvsession.job"
+_MESSAGE_LIMIT = 500
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What the steps use; bound by `JobEngine.start()` before DBOS launches."""
+
+    sessions: SessionService
+    uploads: UploadService
+    records: JobRecords
+    on_finished: Callable[[str], None]  # dispatch dependants of a job that ended
+    # Returns a model parser (`.parse(text) -> JSON Resume`) or None for the rule-based one.
+    model_parser: Callable[[], Any]
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    extract_timeout: float = 20.0
+
+
+_runtime: Runtime | None = None
+
+
+def bind(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def rt() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the job engine is not started")
+    return _runtime
+
+
+def error_json(exc: BaseException, *, retryable: bool | None = None) -> dict[str, Any]:
+    """A classified, bounded error for checkpoints and jobs: {code, message, retryable, ...}."""
+    if isinstance(exc, DomainError):
+        extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | bool)}
+        flag = bool(extra.pop("retryable", False)) if retryable is None else retryable
+        return {**extra, "code": exc.code, "message": exc.message[:_MESSAGE_LIMIT],
+                "retryable": flag}  # fmt: skip
+    message = f"{type(exc).__name__}: {exc}"[:_MESSAGE_LIMIT]
+    return {"code": "unknown", "message": message, "retryable": bool(retryable)}
+
+
+def checkpoint(
+    job: JobRow,
+    phase: str,
+    state: model.CheckpointState,
+    *,
+    progress: int,
+    partial_result: Any = None,
+    retry_count: int = 0,
+    last_error: dict[str, Any] | None = None,
+    fallback_used: bool = False,
+) -> Mutation:
+    cp = model.ProcessingCheckpoint(
+        model.CheckpointPhase(phase),
+        state,
+        progress,
+        partial_result,
+        retry_count,
+        last_error,
+        fallback_used,
+    )
+    args = {k: v for k, v in cp.to_json().items() if k != "updatedAt" and v is not None}
+    return Mutation("", 0, "server.checkpoint", args)
+
+
+def _progress(job: JobRow, phase: str, fraction: float) -> int:
+    """Overall job progress when `phase` is `fraction` done."""
+    names = catalogue.JOB_PHASES[job.type]
+    return min(100, int(100 * (names.index(phase) + fraction) / len(names)))
+
+
+def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
+    """Mark the job running in `phase` (unless paused or cancelled meanwhile)."""
+
+    def fn(job: JobRow) -> JobRow:
+        if job.status in ("queued", "running"):
+            job.status = "running"
+        job.phase = phase
+        job.started_at = job.started_at or rt().records.clock()
+        job.progress = _progress(job, phase, 0)
+        return job
+
+    job = rt().records.load(job_id)
+    doc = rt().sessions.get(job.owner_id, job.session_id).document
+    previous = doc["processing"]["checkpoints"].get(phase) or {}
+    if previous.get("state") == model.CheckpointState.RUNNING:
+        # Found running: the process doing it died (a crash re-runs the step), which the
+        # user sees as one more attempt.
+        attempt = max(attempt, int(previous.get("retryCount") or 0) + 1)
+    cp = checkpoint(job, phase, model.CheckpointState.RUNNING, progress=0, retry_count=attempt)
+    return rt().records.change(job_id, fn, cp), attempt
+
+
+def end_phase(
+    job_id: str,
+    phase: str,
+    attempt: int,
+    output: Any,
+    summary: Any,
+    *,
+    fallback: dict[str, Any] | None = None,
+) -> None:
+    """Mark the phase completed and keep its output, together: a step that finished but was
+    not recorded by DBOS (paused or killed right after) returns the kept output when re-run."""
+    job = rt().records.load(job_id)
+    now = rt().records.clock()
+
+    def fn(job: JobRow) -> JobRow:
+        job.progress = max(job.progress, _progress(job, phase, 1))
+        return job
+
+    cp = checkpoint(
+        job,
+        phase,
+        model.CheckpointState.COMPLETED,
+        progress=100,
+        partial_result=summary,
+        retry_count=attempt,
+        last_error=fallback,
+        fallback_used=fallback is not None,
+    )
+    keep = {"output": output}
+    rt().records.change(
+        job_id, fn, cp, also=lambda txn: txn.cache_put(job_id, "phase:" + phase, keep, now)
+    )
+
+
+def fail_phase(job_id: str, phase: str, attempt: int, error: dict[str, Any]) -> None:
+    job = rt().records.load(job_id)
+    cp = checkpoint(
+        job, phase, model.CheckpointState.FAILED, progress=0, retry_count=attempt, last_error=error
+    )
+    rt().records.change(job_id, lambda j: None, cp)
+
+
+@DBOS.step(name="cvsession.phase")
+def phase_step(job_id: str, phase: str, attempt: int, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase; return {"ok": output} or {"error": classified error}."""
+    kept = rt().records.cached(job_id, "phase:" + phase)
+    if kept is not None:
+        return {"ok": kept["output"]}
+    job, attempt = begin_phase(job_id, phase, attempt)
+    try:
+        output, summary, fallback = phases.run(rt(), job, phase, attempt, inputs)
+    except Exception as exc:  # classified; an unexpected error is "unknown", not retried
+        error = error_json(exc)
+        fail_phase(job_id, phase, attempt, error)
+        return {"error": error}
+    end_phase(job_id, phase, attempt, output, summary, fallback=fallback)
+    return {"ok": output}
+
+
+@DBOS.step(name="cvsession.retry")
+def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
+    def fn(job: JobRow) -> JobRow:
+        job.retry_count = max(job.retry_count, attempt)
+        job.error = error
+        return job
+
+    rt().records.change(job_id, fn)
+
+
+@DBOS.step(name="cvsession.finish")
+def finish_step(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
+    """Record the outcome (a job paused or cancelled meanwhile keeps that status)."""
+    now = rt().records.clock()
+
+    def fn(job: JobRow) -> JobRow | None:
+        if job.status in ("completed", "failed", "cancelled"):
+            return None
+        job.status = "failed" if error is not None else "completed"
+        job.error = error
+        job.result = result
+        job.progress = 100 if error is None else job.progress
+        job.completed_at = now
+        job.control = ""
+        return job
+
+    rt().records.change(job_id, fn)
+    rt().on_finished(job_id)
+
+
+def backoff(job_id: str, attempt: int) -> float:
+    """Exponential backoff with a jitter derived from the job (the same on every replay)."""
+    base = min(rt().backoff_cap, rt().backoff_base * 2 ** (attempt - 1))
+    jitter = hashlib.sha256(f"{job_id}:{attempt}".encode()).digest()[0] / 255
+    return float(base * (0.5 + jitter / 2))
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def run_job(job_id: str) -> dict[str, Any]:
+    """Run every phase of the job, retrying retryable failures; return the last phase's output."""
+    job = rt().records.load(job_id)
+    outputs: dict[str, Any] = {}
+    for phase in catalogue.JOB_PHASES[job.type]:
+        attempt = 0
+        while True:
+            out = phase_step(job_id, phase, attempt, outputs)
+            if "ok" in out:
+                outputs[phase] = out["ok"]
+                break
+            error = out["error"]
+            if not error.get("retryable") or attempt >= job.max_retries:
+                error = {**error, "phase": phase, "attempts": attempt + 1}
+                finish_step(job_id, None, error)
+                return {"error": error}
+            attempt += 1
+            retry_step(job_id, attempt, error)
+            DBOS.sleep(backoff(job_id, attempt))
+    result = phases.result_summary(job.type, outputs)
+    finish_step(job_id, result, None)
+    return result

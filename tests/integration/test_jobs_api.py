@@ -1,0 +1,132 @@
+"""Jobs over HTTP: upload, process, follow the job, read checkpoints, download the results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.conftest import TESTDATA, User, make_client, new_user
+
+pytestmark = pytest.mark.slow
+PDF = TESTDATA / "resumes" / "rendercv-classic.pdf"
+
+
+@pytest.fixture
+def jobs_client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_client(tmp_path, jobs=True) as client:
+        yield client
+
+
+def _wait(user: User, sid: str, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        job: dict[str, Any] = user.get(f"/api/sessions/{sid}/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
+
+
+def _upload(user: User, sid: str) -> str:
+    response = user.post(
+        f"/api/sessions/{sid}/uploads", params={"filename": "cv.pdf"}, content=PDF.read_bytes()
+    )
+    assert 201 == response.status_code, response.text
+    upload_id: str = response.json()["id"]
+    return upload_id
+
+
+def test_upload_process_and_download(jobs_client: TestClient) -> None:
+    """A real PDF goes through every phase; the session holds the CV and the checkpoints, the
+    job list shows it, and the HTML and JSON Resume downloads are served safely."""
+    alice, bob = new_user(jobs_client), new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    started = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process", json={})
+    assert 202 == started.status_code, started.text
+    job_id = started.json()["jobId"]
+    job = _wait(alice, sid, job_id)
+    assert ("completed", 100, None) == (job["status"], job["progress"], job.get("error"))
+    doc = alice.get(f"/api/sessions/{sid}").json()
+    assert "John Doe" == doc["cv"]["basics"]["name"]
+    assert "completed" == doc["processing"]["jobs"][job_id]["status"]
+    checkpoints = alice.get(f"/api/sessions/{sid}/checkpoints").json()["checkpoints"]
+    assert {"extract", "parse", "analyse", "generate"} == set(checkpoints)
+    assert all("completed" == cp["state"] for cp in checkpoints.values())
+    assert [job_id] == [j["id"] for j in alice.get(f"/api/sessions/{sid}/jobs").json()["jobs"]]
+
+    html = alice.get(f"/api/sessions/{sid}/download/html", params={"template": "classic"})
+    assert 200 == html.status_code
+    assert html.headers["content-type"].startswith("text/html")
+    assert "sandbox" in html.headers["content-security-policy"]
+    assert "nosniff" == html.headers["x-content-type-options"]
+    assert "John Doe" in html.text
+    HTMLParser().feed(html.text)
+    resume = alice.get(f"/api/sessions/{sid}/download/json")
+    assert "John Doe" == resume.json()["basics"]["name"]
+    listed = alice.get(f"/api/sessions/{sid}/artifacts").json()["artifacts"]
+    assert {"cv-modern.html", "cv-classic.html", "cv-creative.html", "resume.json"} <= {
+        a["name"] for a in listed
+    }
+    assert 200 == alice.get(listed[0]["url"]).status_code
+    for path in (f"/jobs/{job_id}", "/jobs", "/artifacts", "/download/json", "/checkpoints"):
+        assert 404 == bob.get(f"/api/sessions/{sid}{path}").status_code
+
+
+def test_feature_and_template_jobs_with_dependencies(jobs_client: TestClient) -> None:
+    """A template job depending on the CV job runs after it; a finished job refuses control."""
+    alice = new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    cv_job = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process").json()
+    body = {
+        "type": "template-application",
+        "template": "creative",
+        "dependencies": [cv_job["jobId"]],
+    }
+    template = alice.post(f"/api/sessions/{sid}/jobs", json=body)
+    assert 202 == template.status_code, template.text
+    done = _wait(alice, sid, template.json()["id"])
+    assert "completed" == done["status"]
+    assert [cv_job["jobId"]] == done["dependencies"]
+    refused = alice.post(f"/api/sessions/{sid}/jobs/{done['id']}/pause")
+    assert (409, "job_finished") == (refused.status_code, refused.json()["code"])
+    feature = alice.post(
+        f"/api/sessions/{sid}/jobs", json={"type": "feature-generation", "feature": "embed-qr-code"}
+    )
+    assert "completed" == _wait(alice, sid, feature.json()["id"])["status"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "nonsense"},
+        {"type": "feature-generation", "feature": "video-introduction"},
+        {"type": "template-application", "template": "../etc"},
+        {"type": "cv-processing"},
+        {"type": "template-application", "template": "modern", "priority": -1},
+        {"type": "template-application", "template": "modern", "extra": 1},
+        {"type": "template-application", "template": "modern", "dependencies": ["job_nope"]},
+    ],
+)
+def test_bad_job_requests_are_clear_errors(jobs_client: TestClient, body: dict[str, Any]) -> None:
+    """Invalid job requests answer 4xx problem+json, never 500, and queue nothing."""
+    alice = new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    response = alice.post(f"/api/sessions/{sid}/jobs", json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [] == alice.get(f"/api/sessions/{sid}/jobs").json()["jobs"]
+
+
+def test_processing_disabled_is_503(tmp_path: Path) -> None:
+    """With the job engine off, asking for processing answers 503 problem+json."""
+    with make_client(tmp_path) as client:
+        alice = new_user(client)
+        sid = alice.new_session()["id"]
+        response = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process")
+        assert 503 == response.status_code
+        assert "processing_disabled" == response.json()["code"]

@@ -1,0 +1,477 @@
+"""The job engine and the CV pipeline, in process, on a real SQLite store and DBOS."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from cvsession.api.app import Services
+from cvsession.core.errors import DomainError, InvalidInput, NotFound
+from cvsession.core.mutations import Mutation
+from cvsession.jobs import JobEngine
+from cvsession.jobs.records import DependencyFailed, JobFinished
+from cvsession.processing import analyse, features, llm
+from cvsession.store import UploadRow
+from tests.jobs.harness import (
+    CLASSIC_PDF,
+    RESUMES,
+    counting_file,
+    enable_features,
+    engine_for,
+    fake_model,
+    lines,
+    new_upload,
+    open_services,
+)
+
+pytestmark = pytest.mark.slow
+SCHEMA = json.loads((RESUMES.parent / "jsonresume" / "schema.json").read_text())
+CVS = sorted(p for p in RESUMES.iterdir() if p.suffix in (".pdf", ".docx"))
+PHASES = ("extract", "parse", "analyse", "generate")
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Services]:
+    services = open_services(tmp_path)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def engine(svc: Services, tmp_path: Path) -> Iterator[JobEngine]:
+    with engine_for(svc, tmp_path, "test-inprocess", extract_timeout=3) as eng:
+        yield eng
+
+
+def _doc(svc: Services, user_id: str, session_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = svc.sessions.get(user_id, session_id).document
+    return document
+
+
+def _states(svc: Services, user_id: str, session_id: str) -> dict[str, str]:
+    checkpoints = _doc(svc, user_id, session_id)["processing"]["checkpoints"]
+    return {phase: cp["state"] for phase, cp in checkpoints.items()}
+
+
+def _raw_upload(svc: Services, user_id: str, session_id: str, data: bytes, kind: str) -> str:
+    """Store bytes as an upload without the upload checks (a file that slipped past them)."""
+    name = secrets.token_hex(16)
+    svc.uploads.root.mkdir(parents=True, exist_ok=True)
+    (svc.uploads.root / name).write_bytes(data)
+    row = UploadRow("up_" + secrets.token_hex(16), session_id, user_id, "x", kind, len(data),
+                    "0" * 64, name, datetime.now(UTC))  # fmt: skip
+    svc.writer.run(lambda txn: txn.insert_upload(row))
+    return row.id
+
+
+@pytest.mark.parametrize("path", CVS, ids=lambda p: p.name)
+def test_every_sample_cv_goes_through_the_whole_pipeline(
+    svc: Services, engine: JobEngine, path: Path
+) -> None:
+    """Each real CV ends completed: a schema-valid JSON Resume, four completed phases, HTML for
+    every template, the JSON Resume download and the chosen features' output."""
+    user_id, session_id, upload_id = new_upload(svc, path.name, path.read_bytes())
+    enable_features(svc, user_id, session_id, "ats-optimization", "privacy-mode")
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    job = engine.wait(job_id, timeout=60)
+    assert ("completed", None, 100) == (job.status, job.error, job.progress)
+    doc = _doc(svc, user_id, session_id)
+    jsonschema.validate(doc["cv"], SCHEMA)
+    assert dict.fromkeys(PHASES, "completed") == _states(svc, user_id, session_id)
+    names = {a.name for a in engine.records.artifacts(user_id, session_id)}
+    assert {"cv-classic.html", "cv-creative.html", "cv-modern.html", "resume.json"} <= names
+    resume = json.loads(
+        next(
+            engine.records.artifact(user_id, session_id, a.id).content
+            for a in engine.records.artifacts(user_id, session_id)
+            if a.name == "resume.json"
+        )
+    )
+    jsonschema.validate(resume, SCHEMA)
+    assert "completed" == doc["features"]["privacy-mode"]["progress"]
+    assert "completed" == doc["processing"]["jobs"][job_id]["status"]
+
+
+def test_truncated_pdf_fails_with_reason(svc: Services, engine: JobEngine) -> None:
+    """A truncated PDF ends the job failed; job and checkpoint show the classified error."""
+    data = CLASSIC_PDF.read_bytes()
+    user_id, session_id, upload_id = new_upload(svc, "broken.pdf", data[: len(data) * 6 // 10])
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    assert "failed" == job.status
+    assert job.error is not None
+    assert ("extract", "extraction_failed", 1) == (
+        job.error["phase"],
+        job.error["code"],
+        job.error["attempts"],
+    )
+    extract = _doc(svc, user_id, session_id)["processing"]["checkpoints"]["extract"]
+    assert ("failed", "extraction_failed") == (extract["state"], extract["lastError"]["code"])
+    assert None is _doc(svc, user_id, session_id)["cv"]
+
+
+def _zip_bomb() -> bytes:
+    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(source)) as old,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new,
+    ):
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+        with new.open("word/media/zeros.bin", "w") as entry:
+            for _ in range(200):
+                entry.write(b"\0" * (1 << 20))
+    return out.getvalue()
+
+
+def _xxe_docx() -> bytes:
+    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w") as new:
+        for info in old.infolist():
+            content = old.read(info)
+            if info.filename == "word/document.xml":
+                content = content.replace(
+                    b"?>", b'?><!DOCTYPE w:document SYSTEM "file:///etc/passwd">', 1
+                )
+            new.writestr(info, content)
+    return out.getvalue()
+
+
+def _busy_pdf() -> bytes:
+    ops = b"BT /F1 12 Tf " + b"1 0 0 1 5 5 Tm (ab) Tj " * 400_000 + b"ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+        b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    return out + trailer % (len(objects) + 1, xref)
+
+
+HOSTILE = {
+    "zip-bomb": (_zip_bomb, "docx", "hostile_file"),
+    "external-entity": (_xxe_docx, "docx", "hostile_file"),
+    "truncated-pdf": (lambda: CLASSIC_PDF.read_bytes()[:20_000], "pdf", "extraction_failed"),
+    "busy-pdf": (_busy_pdf, "pdf", "extraction_failed"),
+    "renamed-executable": (lambda: Path("/bin/true").read_bytes(), "pdf", "unsupported_file"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_file_fails_cleanly_and_the_worker_keeps_serving(
+    svc: Services, engine: JobEngine, name: str
+) -> None:
+    """A hostile file that slipped past the upload checks fails its job with a clear error;
+    the next job on the same engine completes."""
+    make, kind, code = HOSTILE[name]
+    user_id = svc.identity.create_user().user_id
+    session_id = svc.sessions.create(user_id).id
+    upload_id = _raw_upload(svc, user_id, session_id, make(), kind)
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id), timeout=30)
+    assert ("failed", code) == (job.status, (job.error or {}).get("code"))
+    assert (job.error or {}).get("message")
+    user2, sid2, good = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    assert "completed" == engine.wait(engine.submit_cv_processing(user2, sid2, good)).status
+
+
+def test_model_parses_when_configured_and_is_called_once(svc: Services, tmp_path: Path) -> None:
+    """With a model configured, the parse phase uses it (fake transport), once per job."""
+    calls = tmp_path / "calls"
+    with engine_for(svc, tmp_path, "model", model_parser=fake_model(counting_file(calls))) as eng:
+        user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+        job = eng.wait(eng.submit_cv_processing(user_id, session_id, upload_id))
+    assert "completed" == job.status
+    assert "Model Parsed" == _doc(svc, user_id, session_id)["cv"]["basics"]["name"]
+    parse = _doc(svc, user_id, session_id)["processing"]["checkpoints"]["parse"]
+    assert ("model", False) == (parse["partialResult"]["parser"], parse["fallbackUsed"])
+    assert 1 == len(lines(calls))
+
+
+def test_failing_model_is_retried_then_the_rule_parser_takes_over(
+    svc: Services, tmp_path: Path
+) -> None:
+    """A model answering 529 is retried maxRetries times, then the rule-based parser is used
+    and the checkpoint says so, with the classified error."""
+    calls = tmp_path / "calls"
+    model = fake_model(counting_file(calls), status=529)
+    with engine_for(svc, tmp_path, "model", model_parser=model) as eng:
+        user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+        job_id = eng.submit(user_id, session_id, "cv-processing", {"uploadId": upload_id},
+                            max_retries=2).id  # fmt: skip
+        job = eng.wait(job_id)
+    assert ("completed", 2) == (job.status, job.retry_count)
+    parse = _doc(svc, user_id, session_id)["processing"]["checkpoints"]["parse"]
+    assert (True, "service_unavailable") == (parse["fallbackUsed"], parse["lastError"]["code"])
+    assert "John Doe" == _doc(svc, user_id, session_id)["cv"]["basics"]["name"]
+    assert 3 == len(lines(calls))
+
+
+def test_retries_exhausted_fail_the_job_with_the_classified_error(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phase failing with a retryable error is retried with backoff, then the job fails
+    with that error, its phase and the number of attempts, visible in the document."""
+    attempts = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        raise llm.ModelError("upstream overloaded", kind="service_unavailable")
+
+    monkeypatch.setattr(analyse, "analyse", flaky)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit(
+        user_id, session_id, "cv-processing", {"uploadId": upload_id}, max_retries=2
+    ).id
+    job = engine.wait(job_id)
+    assert "failed" == job.status
+    assert job.error is not None
+    assert ("analyse", "model_error", 3, 2) == (
+        job.error["phase"],
+        job.error["code"],
+        job.error["attempts"],
+        job.retry_count,
+    )
+    assert 3 == len(attempts)
+    mirrored = _doc(svc, user_id, session_id)["processing"]["jobs"][job_id]
+    assert ("failed", "model_error") == (mirrored["status"], mirrored["error"]["code"])
+
+
+def _until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def _held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make the parse phase wait: returns (started, release)."""
+    from cvsession.processing import parse
+
+    started, release = threading.Event(), threading.Event()
+    real_parse = parse.parse_resume
+
+    def held_parse(text: str) -> dict[str, Any]:
+        started.set()
+        release.wait(20)
+        return real_parse(text)
+
+    monkeypatch.setattr(parse, "parse_resume", held_parse)
+    return started, release
+
+
+def test_pause_stops_at_phase_boundary_and_resume_finishes(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused during parse, the job finishes parse and stops before analyse; resumed, it
+    continues from there and completes without redoing extract or parse."""
+    started, release = _held(monkeypatch)
+    runs: list[str] = []
+    from cvsession.jobs import phases
+
+    real_run = phases.run
+
+    def counting(rt: Any, job: Any, phase: str, attempt: int, inputs: Any) -> Any:
+        runs.append(phase)
+        return real_run(rt, job, phase, attempt, inputs)
+
+    monkeypatch.setattr(phases, "run", counting)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    assert "paused" == engine.pause(user_id, session_id, job_id).status
+    release.set()
+    assert "paused" == engine.wait(job_id).status
+    _until(lambda: _states(svc, user_id, session_id)["parse"] == "completed")
+    engine.sweep()  # housekeeping must not restart a paused job
+    time.sleep(0.5)  # time enough for the queue to start analyse, were it going to
+    states = _states(svc, user_id, session_id)
+    assert ("completed", "pending") == (states["parse"], states["analyse"])
+
+    assert "queued" == engine.resume(user_id, session_id, job_id).status
+    assert "completed" == engine.wait(job_id).status
+    assert list(PHASES) == runs
+
+
+def test_cancel_mid_pipeline_stops_for_good(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled during parse, no later phase runs, and a cancelled job cannot be resumed."""
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    assert "cancelled" == engine.cancel(user_id, session_id, job_id).status
+    release.set()
+    engine.wait(job_id)
+    with pytest.raises(JobFinished):
+        engine.resume(user_id, session_id, job_id)
+    assert "pending" == _states(svc, user_id, session_id)["analyse"]
+    assert "cancelled" == engine.records.load(job_id).status
+
+
+def test_session_pause_holds_every_job_and_resume_releases_them(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pausing the session pauses its running and queued jobs; resuming completes them all."""
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    first = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    second = engine.submit(user_id, session_id, "template-application", {"template": "modern"},
+                           dependencies=[first]).id  # fmt: skip
+    paused = engine.control_session(user_id, session_id, "pause")
+    assert {first, second} == {j.id for j in paused if j.status == "paused"}
+    release.set()
+    assert "paused" == engine.wait(first).status
+    engine.control_session(user_id, session_id, "resume")
+    assert "completed" == engine.wait(first).status
+    assert "completed" == engine.wait(second).status
+
+
+def test_priority_orders_a_sessions_queue(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs queued behind a running one start in priority order (lower first)."""
+    started, release = _held(monkeypatch)
+    order: list[str] = []
+    real = features.generate_feature
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    first = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+
+    def recording(fid: str, *args: Any, **kwargs: Any) -> Any:
+        order.append(fid)
+        return real(fid, *args, **kwargs)
+
+    monkeypatch.setattr(features, "generate_feature", recording)
+    submitted = {}
+    for fid, priority in (
+        ("privacy-mode", 30),
+        ("embed-qr-code", 10),
+        ("skills-visualization", 20),
+    ):
+        job = engine.submit(user_id, session_id, "feature-generation", {"feature": fid},
+                            priority=priority)  # fmt: skip
+        submitted[fid] = job.id
+    release.set()
+    for job_id in [first, *submitted.values()]:
+        assert "completed" == engine.wait(job_id).status
+    assert ["embed-qr-code", "skills-visualization", "privacy-mode"] == order
+
+
+def test_dependencies_run_in_order_and_failures_cascade(svc: Services, engine: JobEngine) -> None:
+    """A job waits for its dependencies; when one fails, its dependants are cancelled with
+    dependency_failed and a new job cannot depend on it."""
+    data = CLASSIC_PDF.read_bytes()
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", data)
+    cv_job = engine.submit_cv_processing(user_id, session_id, upload_id)
+    template = engine.submit(user_id, session_id, "template-application",
+                             {"template": "classic"}, dependencies=[cv_job]).id  # fmt: skip
+    assert "completed" == engine.wait(template).status
+    cv_done = engine.records.load(cv_job)
+    template_done = engine.records.load(template)
+    assert cv_done.completed_at is not None and template_done.started_at is not None
+    assert cv_done.completed_at <= template_done.started_at
+
+    bad = _raw_upload(svc, user_id, session_id, data[:20_000], "pdf")
+    failing = engine.submit_cv_processing(user_id, session_id, bad)
+    child = engine.submit(user_id, session_id, "template-application", {"template": "modern"},
+                          dependencies=[failing]).id  # fmt: skip
+    grandchild = engine.submit(user_id, session_id, "feature-generation",
+                               {"feature": "embed-qr-code"}, dependencies=[child]).id  # fmt: skip
+    assert "failed" == engine.wait(failing).status
+    for job_id in (child, grandchild):
+        job = engine.wait(job_id)
+        assert ("cancelled", "dependency_failed") == (job.status, (job.error or {}).get("code"))
+    with pytest.raises(DependencyFailed):
+        engine.submit(user_id, session_id, "template-application", {"template": "modern"},
+                      dependencies=[failing])  # fmt: skip
+
+
+def test_jobs_are_scoped_to_their_owner(svc: Services, engine: JobEngine) -> None:
+    """Another user cannot read, control or depend on someone's job."""
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    other = svc.identity.create_user().user_id
+    other_session = svc.sessions.create(other).id
+    for call in (engine.get, engine.pause, engine.resume, engine.cancel):
+        with pytest.raises(NotFound):
+            call(other, session_id, job_id)
+    with pytest.raises(NotFound):
+        engine.submit(other, other_session, "template-application", {"template": "modern"},
+                      dependencies=[job_id])  # fmt: skip
+    engine.wait(job_id)
+
+
+def test_estimates_come_from_recorded_run_times(svc: Services, engine: JobEngine) -> None:
+    """Before five runs of a type the catalogue's estimate is used, after them their median."""
+    from cvsession.core import catalogue
+
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    first = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    assert catalogue.JOB_ESTIMATED_MS["template-application"] == first.estimated_duration_ms
+    engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    runs = [engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+            for _ in range(5)]  # fmt: skip
+    durations = []
+    for job in runs:
+        done = engine.wait(job.id)
+        assert done.started_at is not None and done.completed_at is not None
+        durations.append(int((done.completed_at - done.started_at).total_seconds() * 1000))
+    estimate = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    assert estimate.estimated_duration_ms != catalogue.JOB_ESTIMATED_MS["template-application"]
+    assert min(durations) <= (estimate.estimated_duration_ms or 0) <= max(durations) + 1
+
+
+def test_feature_job_without_a_parsed_cv_fails_clearly(svc: Services, engine: JobEngine) -> None:
+    """Generating before any CV was parsed fails with a message that says what to do."""
+    user_id = svc.identity.create_user().user_id
+    session_id = svc.sessions.create(user_id).id
+    job = engine.wait(
+        engine.submit(user_id, session_id, "feature-generation", {"feature": "embed-qr-code"}).id
+    )
+    assert ("failed", "invalid_input") == (job.status, (job.error or {}).get("code"))
+    assert "process an upload first" in (job.error or {}).get("message", "")
+
+
+def test_checkpoint_mutation_rejects_an_unknown_state(svc: Services) -> None:
+    """server.checkpoint validates its arguments as a ProcessingCheckpoint."""
+    user_id = svc.identity.create_user().user_id
+    session_id = svc.sessions.create(user_id).id
+    bad = Mutation("", 0, "server.checkpoint", {"phase": "parse", "state": "exploded"})
+    outcome = svc.sessions.mutate(user_id, session_id, bad, internal=True)
+    assert "error" == outcome.status
+    assert isinstance(outcome.error, InvalidInput)
+    assert "/state" == outcome.error.detail.get("path")
+
+
+def test_clients_cannot_send_server_mutations(svc: Services) -> None:
+    """A client-sent server.job or server.checkpoint is refused like an unknown mutation."""
+    user_id = svc.identity.create_user().user_id
+    session_id = svc.sessions.create(user_id).id
+    for name in ("server.checkpoint", "server.job", "server.cvParsed"):
+        with pytest.raises(DomainError):
+            svc.sessions.mutate(user_id, session_id, Mutation("", 0, name, {}))
