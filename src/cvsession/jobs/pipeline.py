@@ -77,7 +77,6 @@ def error_json(exc: BaseException, *, retryable: bool | None = None) -> dict[str
 
 
 def checkpoint(
-    job: JobRow,
     phase: str,
     state: model.CheckpointState,
     *,
@@ -118,18 +117,19 @@ def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
         return job
 
     job = rt().records.load(job_id)
-    doc = rt().sessions.get(job.owner_id, job.session_id).document
-    previous = doc["processing"]["checkpoints"].get(phase) or {}
-    if previous.get("state") == model.CheckpointState.RUNNING:
-        # Found running: the process doing it died (a crash re-runs the step), which the
-        # user sees as one more attempt.
-        attempt = max(attempt, int(previous.get("retryCount") or 0) + 1)
-    cp = checkpoint(job, phase, model.CheckpointState.RUNNING, progress=0, retry_count=attempt)
-    return rt().records.change(job_id, fn, cp), attempt
+    if job.phase == phase:
+        # Begun before and not finished: the process doing it died (a crash re-runs the
+        # step) or it failed; a crash counts as one more attempt for the user.
+        doc = rt().sessions.get(job.owner_id, job.session_id).document
+        previous = doc["processing"]["checkpoints"].get(phase) or {}
+        if previous.get("state") == model.CheckpointState.RUNNING:
+            attempt = max(attempt, int(previous.get("retryCount") or 0) + 1)
+    cp = checkpoint(phase, model.CheckpointState.RUNNING, progress=0, retry_count=attempt)
+    return rt().records.change(job_id, fn, cp, known=job), attempt
 
 
 def end_phase(
-    job_id: str,
+    job: JobRow,
     phase: str,
     attempt: int,
     output: Any,
@@ -139,15 +139,14 @@ def end_phase(
 ) -> None:
     """Mark the phase completed and keep its output, together: a step that finished but was
     not recorded by DBOS (paused or killed right after) returns the kept output when re-run."""
-    job = rt().records.load(job_id)
     now = rt().records.clock()
+    job_id = job.id
 
     def fn(job: JobRow) -> JobRow:
         job.progress = max(job.progress, _progress(job, phase, 1))
         return job
 
     cp = checkpoint(
-        job,
         phase,
         model.CheckpointState.COMPLETED,
         progress=100,
@@ -158,16 +157,19 @@ def end_phase(
     )
     keep = {"output": output}
     rt().records.change(
-        job_id, fn, cp, also=lambda txn: txn.cache_put(job_id, "phase:" + phase, keep, now)
+        job_id,
+        fn,
+        cp,
+        also=lambda txn: txn.cache_put(job_id, "phase:" + phase, keep, now),
+        known=job,
     )
 
 
-def fail_phase(job_id: str, phase: str, attempt: int, error: dict[str, Any]) -> None:
-    job = rt().records.load(job_id)
+def fail_phase(job: JobRow, phase: str, attempt: int, error: dict[str, Any]) -> None:
     cp = checkpoint(
-        job, phase, model.CheckpointState.FAILED, progress=0, retry_count=attempt, last_error=error
+        phase, model.CheckpointState.FAILED, progress=0, retry_count=attempt, last_error=error
     )
-    rt().records.change(job_id, lambda j: None, cp)
+    rt().records.change(job.id, lambda j: None, cp, known=job)
 
 
 @DBOS.step(name="cvsession.phase")
@@ -181,9 +183,9 @@ def phase_step(job_id: str, phase: str, attempt: int, inputs: dict[str, Any]) ->
         output, summary, fallback = phases.run(rt(), job, phase, attempt, inputs)
     except Exception as exc:  # classified; an unexpected error is "unknown", not retried
         error = error_json(exc)
-        fail_phase(job_id, phase, attempt, error)
+        fail_phase(job, phase, attempt, error)
         return {"error": error}
-    end_phase(job_id, phase, attempt, output, summary, fallback=fallback)
+    end_phase(job, phase, attempt, output, summary, fallback=fallback)
     return {"ok": output}
 
 

@@ -176,10 +176,12 @@ class JobRecords:
         fn: Callable[[JobRow], JobRow | None],
         *extra: Mutation,
         also: Callable[[Txn], None] | None = None,
+        known: JobRow | None = None,
     ) -> JobRow:
         """Apply `fn` to the locked row (None: leave it) and mirror it, with `extra` mutations
-        and `also(txn)` in the same transaction."""
-        job = self.load(job_id)
+        and `also(txn)` in the same transaction. `known` (the job as read before) saves a read
+        of its session and owner."""
+        job = known if known is not None and known.id == job_id else self.load(job_id)
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
             current = txn.get_job(job_id, for_update=True)
