@@ -1,15 +1,17 @@
 """What each phase of a job does: extract, parse, analyse, generate.
 
-`run(rt, job, phase, attempt, inputs)` returns (output for the next phase, summary shown to the
-user in the phase's checkpoint, fallback error or None) and raises a classified `DomainError`
-on failure. Inputs come from the upload and the session document; outputs go to the session
-document (the parsed CV, feature progress) and to job artifacts (HTML, SVG, JSON Resume).
+`run(rt, job, phase, attempt, inputs)` returns a `PhaseResult` and raises a classified
+`DomainError` on failure. Inputs come from the upload and the session document; the result's
+mutations (the parsed CV, feature progress) and artifacts (HTML, SVG, JSON Resume) are written
+by the pipeline in the transaction that marks the phase completed, so a phase's effects and its
+checkpoint are never seen apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cvsession.core import catalogue
@@ -21,7 +23,14 @@ from cvsession.store import ArtifactRow, JobRow
 if TYPE_CHECKING:
     from cvsession.jobs.pipeline import Runtime
 
-Outcome = tuple[Any, Any, dict[str, Any] | None]
+
+@dataclass(slots=True)
+class PhaseResult:
+    output: Any  # what the next phase gets
+    summary: Any  # shown to the user as the checkpoint's partial result
+    fallback: dict[str, Any] | None = None  # the error a fallback covered, if one was used
+    mutations: list[Mutation] = field(default_factory=list)
+    artifacts: list[ArtifactRow] = field(default_factory=list)
 
 
 class LowQualityText(DomainError):
@@ -31,7 +40,7 @@ class LowQualityText(DomainError):
     status = 422
 
 
-def run(rt: Runtime, job: JobRow, phase: str, attempt: int, inputs: dict[str, Any]) -> Outcome:
+def run(rt: Runtime, job: JobRow, phase: str, attempt: int, inputs: dict[str, Any]) -> PhaseResult:
     if phase == "extract":
         return _extract(rt, job)
     if phase == "parse":
@@ -56,7 +65,7 @@ def _mutate(rt: Runtime, job: JobRow, name: str, args: dict[str, Any]) -> None:
         raise outcome.error
 
 
-def _extract(rt: Runtime, job: JobRow) -> Outcome:
+def _extract(rt: Runtime, job: JobRow) -> PhaseResult:
     _, data = rt.uploads.read(job.owner_id, job.session_id, str(job.params["uploadId"]))
     extracted = extract.extract_text(data, timeout=rt.extract_timeout)
     if extracted.quality == "low":
@@ -67,10 +76,10 @@ def _extract(rt: Runtime, job: JobRow) -> Outcome:
         )
     output = dataclasses.asdict(extracted)
     summary = {k: v for k, v in output.items() if k != "text"} | {"chars": len(extracted.text)}
-    return output, summary, None
+    return PhaseResult(output, summary)
 
 
-def _parse(rt: Runtime, job: JobRow, attempt: int, text: str) -> Outcome:
+def _parse(rt: Runtime, job: JobRow, attempt: int, text: str) -> PhaseResult:
     parser = rt.model_parser()
     fallback: dict[str, Any] | None = None
     cv: dict[str, Any] | None = None
@@ -84,14 +93,14 @@ def _parse(rt: Runtime, job: JobRow, attempt: int, text: str) -> Outcome:
             fallback = {"code": err.kind, "message": err.message[:500], "retryable": False}
     if cv is None:
         cv = parse.parse_resume(text)
-    _mutate(rt, job, "server.cvParsed", {"cv": cv})
     basics = cv.get("basics") or {}
     summary = {
         "name": basics.get("name"),
         "sections": sorted(k for k, v in cv.items() if v),
         "parser": "rules" if parser is None or fallback is not None else "model",
     }
-    return {"cv": cv}, summary, fallback
+    mutation = Mutation("", 0, "server.cvParsed", {"cv": cv})
+    return PhaseResult({"cv": cv}, summary, fallback, [mutation])
 
 
 def _target(rt: Runtime, job: JobRow) -> dict[str, Any]:
@@ -99,14 +108,14 @@ def _target(rt: Runtime, job: JobRow) -> dict[str, Any]:
     return target if isinstance(target, dict) else {}
 
 
-def _analyse(rt: Runtime, job: JobRow, cv: dict[str, Any]) -> Outcome:
+def _analyse(rt: Runtime, job: JobRow, cv: dict[str, Any]) -> PhaseResult:
     target = _target(rt, job)
     result = analyse.analyse(
         cv,
         target_role=str(target.get("role") or ""),
         job_description=str(target.get("jobDescription") or ""),
     )
-    return {"analysis": result}, result, None
+    return PhaseResult({"analysis": result}, result)
 
 
 def _current_cv(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -143,28 +152,26 @@ def _wanted_features(doc: dict[str, Any], job: JobRow) -> list[tuple[str, dict[s
     ]
 
 
-def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> Outcome:
+def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     cv, analysis = _current_cv(rt, job, inputs)
     doc = _document(rt, job)
     target = _target(rt, job)
     artifacts: dict[str, dict[str, Any]] = {}
     summaries: dict[str, Any] = {}
-    for fid, config in _wanted_features(doc, job):
-        _mutate(rt, job, "server.featureProgress", {"feature": fid, "progress": "processing"})
+    wanted = _wanted_features(doc, job)
+    if wanted:
+        marks = [_feature_progress(fid, "processing") for fid, _ in wanted]
+        rt.sessions.transact(job.owner_id, job.session_id, lambda txn: (None, marks))
+    for fid, config in wanted:
         try:
             out = features.generate_feature(fid, cv, analysis, config, target=target)
         except DomainError as err:
-            _mutate(
-                rt,
-                job,
-                "server.featureProgress",
-                {"feature": fid, "progress": "error", "error": err.message[:500]},
-            )
+            _mutate(rt, job, "server.featureProgress",
+                    {"feature": fid, "progress": "error", "error": err.message[:500]})  # fmt: skip
             raise
         cv = out["cv"]
         artifacts.update(out.get("artifacts") or {})
         summaries[fid] = out.get("summary")
-        _mutate(rt, job, "server.featureProgress", {"feature": fid, "progress": "completed"})
     template = str(job.params.get("template") or (doc.get("template") or {}).get("selected") or "")
     templates = [template] if template in catalogue.TEMPLATES else list(catalogue.TEMPLATES)
     custom = (doc.get("template") or {}).get("customizations") or {}
@@ -175,12 +182,20 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> Outcome:
         "mediaType": "application/json",
         "content": render.export_json_resume(cv),
     }
-    names = _store_artifacts(rt, job, artifacts)
+    rows = _artifact_rows(rt, job, artifacts)
+    names = [row.name for row in rows]
     summary = {"features": summaries, "templates": templates, "artifacts": names}
-    return {"artifacts": names}, summary, None
+    done = [_feature_progress(fid, "completed") for fid, _ in wanted]
+    return PhaseResult({"artifacts": names}, summary, mutations=done, artifacts=rows)
 
 
-def _store_artifacts(rt: Runtime, job: JobRow, artifacts: dict[str, dict[str, Any]]) -> list[str]:
+def _feature_progress(fid: str, progress: str) -> Mutation:
+    return Mutation("", 0, "server.featureProgress", {"feature": fid, "progress": progress})
+
+
+def _artifact_rows(
+    rt: Runtime, job: JobRow, artifacts: dict[str, dict[str, Any]]
+) -> list[ArtifactRow]:
     now = rt.records.clock()
     rows = []
     for i, (name, art) in enumerate(sorted(artifacts.items())):
@@ -189,13 +204,7 @@ def _store_artifacts(rt: Runtime, job: JobRow, artifacts: dict[str, dict[str, An
             content, media_type = json.dumps(content, ensure_ascii=False), "application/json"
         rows.append(ArtifactRow(f"{job.id}.{i}", job.id, job.session_id, name, media_type,
                                 content, now))  # fmt: skip
-
-    def unit(txn: Any) -> None:
-        for row in rows:
-            txn.put_artifact(row)
-
-    rt.sessions.writer.run(unit, (job.session_id,))
-    return [row.name for row in rows]
+    return rows
 
 
 def result_summary(job_type: str, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from cvsession.jobs import phases
 from cvsession.jobs.records import JobRecords
 from cvsession.service.sessions import SessionService
 from cvsession.service.uploads import UploadService
-from cvsession.store import JobRow
+from cvsession.store import JobRow, Txn
 
 WORKFLOW_NAME = "cvsession.job"
 _MESSAGE_LIMIT = 500
@@ -128,15 +128,7 @@ def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
     return rt().records.change(job_id, fn, cp, known=job), attempt
 
 
-def end_phase(
-    job: JobRow,
-    phase: str,
-    attempt: int,
-    output: Any,
-    summary: Any,
-    *,
-    fallback: dict[str, Any] | None = None,
-) -> None:
+def end_phase(job: JobRow, phase: str, attempt: int, result: phases.PhaseResult) -> None:
     """Mark the phase completed and keep its output, together: a step that finished but was
     not recorded by DBOS (paused or killed right after) returns the kept output when re-run."""
     now = rt().records.clock()
@@ -150,19 +142,19 @@ def end_phase(
         phase,
         model.CheckpointState.COMPLETED,
         progress=100,
-        partial_result=summary,
+        partial_result=result.summary,
         retry_count=attempt,
-        last_error=fallback,
-        fallback_used=fallback is not None,
+        last_error=result.fallback,
+        fallback_used=result.fallback is not None,
     )
-    keep = {"output": output}
-    rt().records.change(
-        job_id,
-        fn,
-        cp,
-        also=lambda txn: txn.cache_put(job_id, "phase:" + phase, keep, now),
-        known=job,
-    )
+    keep = {"output": result.output}
+
+    def also(txn: Txn) -> None:
+        txn.cache_put(job_id, "phase:" + phase, keep, now)
+        for artifact in result.artifacts:
+            txn.put_artifact(artifact)
+
+    rt().records.change(job_id, fn, *result.mutations, cp, also=also, known=job)
 
 
 def fail_phase(job: JobRow, phase: str, attempt: int, error: dict[str, Any]) -> None:
@@ -180,13 +172,13 @@ def phase_step(job_id: str, phase: str, attempt: int, inputs: dict[str, Any]) ->
         return {"ok": kept["output"]}
     job, attempt = begin_phase(job_id, phase, attempt)
     try:
-        output, summary, fallback = phases.run(rt(), job, phase, attempt, inputs)
+        result = phases.run(rt(), job, phase, attempt, inputs)
     except Exception as exc:  # classified; an unexpected error is "unknown", not retried
         error = error_json(exc)
         fail_phase(job, phase, attempt, error)
         return {"error": error}
-    end_phase(job, phase, attempt, output, summary, fallback=fallback)
-    return {"ok": output}
+    end_phase(job, phase, attempt, result)
+    return {"ok": result.output}
 
 
 @DBOS.step(name="cvsession.retry")
