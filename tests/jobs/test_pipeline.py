@@ -120,6 +120,21 @@ def test_truncated_pdf_fails_with_reason(svc: Services, engine: JobEngine) -> No
     assert None is _doc(svc, user_id, session_id)["cv"]
 
 
+def test_pdf_without_a_text_layer_is_reported_not_parsed(svc: Services, engine: JobEngine) -> None:
+    """A scan-like PDF fails as low_quality_text with advice; nothing is parsed from it."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    user_id, session_id, upload_id = new_upload(svc, "scan.pdf", buffer.getvalue())
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    assert ("failed", "low_quality_text") == (job.status, (job.error or {}).get("code"))
+    assert "text layer" in (job.error or {}).get("message", "")
+    assert None is _doc(svc, user_id, session_id)["cv"]
+
+
 def _zip_bomb() -> bytes:
     source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
     out = io.BytesIO()
