@@ -7,7 +7,6 @@ import json
 import secrets
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from cvsession.jobs import JobEngine
 from cvsession.jobs.records import DependencyFailed, JobFinished
 from cvsession.processing import analyse, features, llm
 from cvsession.store import UploadRow
+from tests.hostile import busy_pdf, xxe_docx, zip_bomb_docx
 from tests.jobs.harness import (
     CLASSIC_PDF,
     RESUMES,
@@ -135,62 +135,11 @@ def test_pdf_without_a_text_layer_is_reported_not_parsed(svc: Services, engine: 
     assert None is _doc(svc, user_id, session_id)["cv"]
 
 
-def _zip_bomb() -> bytes:
-    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(source)) as old,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new,
-    ):
-        for info in old.infolist():
-            new.writestr(info, old.read(info))
-        with new.open("word/media/zeros.bin", "w") as entry:
-            for _ in range(200):
-                entry.write(b"\0" * (1 << 20))
-    return out.getvalue()
-
-
-def _xxe_docx() -> bytes:
-    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w") as new:
-        for info in old.infolist():
-            content = old.read(info)
-            if info.filename == "word/document.xml":
-                content = content.replace(
-                    b"?>", b'?><!DOCTYPE w:document SYSTEM "file:///etc/passwd">', 1
-                )
-            new.writestr(info, content)
-    return out.getvalue()
-
-
-def _busy_pdf() -> bytes:
-    ops = b"BT /F1 12 Tf " + b"1 0 0 1 5 5 Tm (ab) Tj " * 400_000 + b"ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-        b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-    return out + trailer % (len(objects) + 1, xref)
-
-
 HOSTILE = {
-    "zip-bomb": (_zip_bomb, "docx", "hostile_file"),
-    "external-entity": (_xxe_docx, "docx", "hostile_file"),
+    "zip-bomb": (zip_bomb_docx, "docx", "hostile_file"),
+    "external-entity": (xxe_docx, "docx", "hostile_file"),
     "truncated-pdf": (lambda: CLASSIC_PDF.read_bytes()[:20_000], "pdf", "extraction_failed"),
-    "busy-pdf": (_busy_pdf, "pdf", "extraction_failed"),
+    "busy-pdf": (busy_pdf, "pdf", "extraction_failed"),
     "renamed-executable": (lambda: Path("/bin/true").read_bytes(), "pdf", "unsupported_file"),
 }
 

@@ -11,26 +11,10 @@ from pypdf import PdfWriter
 
 from cvsession.core.errors import DomainError
 from cvsession.processing.extract import ExtractionFailed, extract_text, normalise
+from tests.hostile import busy_pdf, make_pdf, xxe_docx, zip_bomb_docx
 
 RESUMES = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "resumes"
 GOOD = RESUMES / "rendercv-classic.pdf"
-
-
-def make_pdf(objects: list[bytes]) -> bytes:
-    """Return a PDF with `objects` numbered from 1, object 1 the catalogue, and a valid xref."""
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
 
 
 def assert_parent_healthy() -> None:
@@ -138,17 +122,7 @@ def test_cyclic_page_tree_fails_cleanly() -> None:
 
 def test_pdf_that_keeps_the_parser_busy_is_killed_at_the_timeout() -> None:
     """A 9 MB page of 400,000 text operators is killed when the wall-clock cap expires."""
-    ops = b"BT /F1 12 Tf " + b"1 0 0 1 5 5 Tm (ab) Tj " * 400_000 + b"ET"
-    data = make_pdf(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-            b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        ]
-    )
+    data = busy_pdf()
     with pytest.raises(ExtractionFailed) as caught:
         extract_text(data, timeout=1)
     assert ("timeout", "Extraction timed out after 1 s.") == (
@@ -187,36 +161,15 @@ def test_unsupported_files_fail_before_the_child(data: bytes, code: str) -> None
 
 def test_docx_with_external_entity_is_refused() -> None:
     """A DOCX whose document declares a SYSTEM entity is refused as hostile."""
-    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w") as new:
-        for info in old.infolist():
-            content = old.read(info)
-            if info.filename == "word/document.xml":
-                content = content.replace(
-                    b"?>", b'?><!DOCTYPE w:document SYSTEM "file:///etc/passwd">', 1
-                )
-            new.writestr(info, content)
     with pytest.raises(DomainError) as caught:
-        extract_text(out.getvalue())
+        extract_text(xxe_docx())
     assert "hostile_file" == caught.value.code
     assert_parent_healthy()
 
 
 def test_docx_zip_bomb_is_refused() -> None:
     """A DOCX carrying 200 MB of compressed zeros is refused as hostile."""
-    source = (RESUMES / "cvextract-sarah_connor.docx").read_bytes()
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(source)) as old,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new,
-    ):
-        for info in old.infolist():
-            new.writestr(info, old.read(info))
-        with new.open("word/media/zeros.bin", "w") as entry:
-            for _ in range(200):
-                entry.write(b"\0" * (1 << 20))
     with pytest.raises(DomainError) as caught:
-        extract_text(out.getvalue())
+        extract_text(zip_bomb_docx())
     assert "hostile_file" == caught.value.code
     assert_parent_healthy()
