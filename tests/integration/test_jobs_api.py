@@ -130,3 +130,43 @@ def test_processing_disabled_is_503(tmp_path: Path) -> None:
         response = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process")
         assert 503 == response.status_code
         assert "processing_disabled" == response.json()["code"]
+
+
+def test_a_connected_client_watches_the_job_progress(jobs_client: TestClient) -> None:
+    """A device connected to the session's WebSocket receives the job's status and every phase
+    checkpoint as patches while the pipeline runs, ending with the parsed CV."""
+    from tests.integration.test_ws import connect
+
+    alice = new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    upload_id = _upload(alice, sid)
+    with connect(alice, sid) as socket:
+        socket.hello("watcher")
+        job_id = alice.post(f"/api/sessions/{sid}/uploads/{upload_id}/process").json()["jobId"]
+        paths: list[tuple[str, Any]] = []
+        while not any(p == f"/processing/jobs/{job_id}" and v.get("status") == "completed"
+                      for p, v in paths if isinstance(v, dict)):  # fmt: skip
+            patch = socket.until("patch")
+            paths += [(op["path"], op.get("value")) for op in patch["ops"]]
+    prefix = "/processing/checkpoints/"
+    phases = [p.removeprefix(prefix) for p, v in paths
+              if p.startswith(prefix) and (v or {}).get("state") == "completed"]  # fmt: skip
+    assert ["extract", "parse", "analyse", "generate"] == phases
+    running = {v["status"] for p, v in paths if p == f"/processing/jobs/{job_id}"}
+    assert {"queued", "running", "completed"} <= running
+    assert any(p == "/cv" for p, _ in paths)
+
+
+def test_deleting_a_session_stops_its_jobs(jobs_client: TestClient) -> None:
+    """Deleting a session while its job runs answers 204, the job is gone with it, and the
+    engine goes on serving other sessions."""
+    alice = new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    job_id = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process").json()[
+        "jobId"
+    ]
+    assert 204 == alice.delete(f"/api/sessions/{sid}").status_code
+    assert 404 == alice.get(f"/api/sessions/{sid}/jobs/{job_id}").status_code
+    other = alice.new_session()["id"]
+    again = alice.post(f"/api/sessions/{other}/uploads/{_upload(alice, other)}/process").json()
+    assert "completed" == _wait(alice, other, again["jobId"])["status"]

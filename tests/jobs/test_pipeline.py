@@ -439,3 +439,25 @@ def test_clients_cannot_send_server_mutations(svc: Services) -> None:
     for name in ("server.checkpoint", "server.job", "server.cvParsed"):
         with pytest.raises(DomainError):
             svc.sessions.mutate(user_id, session_id, Mutation("", 0, name, {}))
+
+
+def test_a_session_cannot_pile_up_jobs(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 20 unfinished jobs a session's new job is refused with too_many_jobs (429)."""
+    from cvsession.jobs.records import MAX_UNFINISHED_PER_SESSION, TooManyJobs
+
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    for _ in range(MAX_UNFINISHED_PER_SESSION - 1):
+        engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    with pytest.raises(TooManyJobs) as refused:
+        engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    assert 429 == refused.value.status
+    cancelled = engine.control_session(user_id, session_id, "cancel")
+    release.set()
+    assert MAX_UNFINISHED_PER_SESSION == len(cancelled)
+    again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    assert "completed" == engine.wait(again.id).status

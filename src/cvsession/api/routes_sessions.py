@@ -159,8 +159,10 @@ async def get_session(session_id: str, svc: Svc, who: CallerDep) -> JSONResponse
 
 
 @router.delete("/{session_id}", status_code=204)
-async def delete_session(session_id: str, svc: Svc, who: CallerDep) -> Response:
-    # The uploads service deletes the session, then its files once that is durable.
+async def delete_session(session_id: str, request: Request, svc: Svc, who: CallerDep) -> Response:
+    # Stop its jobs first so no workflow keeps working for a session that is gone; then the
+    # uploads service deletes the session, and its files once that is durable.
+    await _control_jobs(request, who.user_id, session_id, "cancel")
     await anyio.to_thread.run_sync(svc.uploads.delete_session, who.user_id, session_id)
     return Response(status_code=204)
 

@@ -38,7 +38,7 @@ from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from cvsession import __version__
 from cvsession.core.errors import InvalidInput
 from cvsession.jobs import pipeline
-from cvsession.jobs.records import JobRecords, finished_error, is_final
+from cvsession.jobs.records import JobFinished, JobRecords, finished_error, is_final
 from cvsession.processing import llm
 from cvsession.service.sessions import SessionService
 from cvsession.service.uploads import UploadService
@@ -375,7 +375,10 @@ class JobEngine:
         for job in self.records.list_jobs(user_id, session_id):
             if is_final(job) or (command == "resume" and job.status != "paused"):
                 continue
-            changed.append(action(user_id, session_id, job.id))
+            try:
+                changed.append(action(user_id, session_id, job.id))
+            except JobFinished:
+                continue  # it ended meanwhile (finished, or cancelled with a dependency)
         return changed
 
     # background: heartbeats, the reaper, the sweep ----------------------------------------------

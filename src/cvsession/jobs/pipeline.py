@@ -68,7 +68,7 @@ def rt() -> Runtime:
 def error_json(exc: BaseException, *, retryable: bool | None = None) -> dict[str, Any]:
     """A classified, bounded error for checkpoints and jobs: {code, message, retryable, ...}."""
     if isinstance(exc, DomainError):
-        extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | bool)}
+        extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | float | bool)}
         flag = bool(extra.pop("retryable", False)) if retryable is None else retryable
         return {**extra, "code": exc.code, "message": exc.message[:_MESSAGE_LIMIT],
                 "retryable": flag}  # fmt: skip
@@ -237,7 +237,9 @@ def run_job(job_id: str) -> dict[str, Any]:
                 return {"error": error}
             attempt += 1
             retry_step(job_id, attempt, error)
-            DBOS.sleep(backoff(job_id, attempt))
+            # A rate-limited model says when to come back; never sooner, never over 5 minutes.
+            wait = max(backoff(job_id, attempt), float(error.get("retry_after") or 0))
+            DBOS.sleep(min(wait, 300.0))
     result = phases.result_summary(job.type, outputs)
     finish_step(job_id, result, None)
     return result

@@ -23,6 +23,9 @@ from cvsession.service.sessions import SessionService
 from cvsession.store import FINAL_JOB_STATUSES, ArtifactRow, JobRow, Txn
 
 MAX_DEPENDENCIES = 32
+# Unfinished jobs one session may have: past it a new job is refused (429), so a loop in a
+# client cannot fill the queue.
+MAX_UNFINISHED_PER_SESSION = 20
 MAX_RETRIES_LIMIT = 10
 # Enough real runs before the median of them replaces the catalogue's estimate.
 MIN_SAMPLES = 5
@@ -31,6 +34,11 @@ MIN_SAMPLES = 5
 class DependencyFailed(DomainError):
     code = "dependency_failed"
     status = 409
+
+
+class TooManyJobs(DomainError):
+    code = "too_many_jobs"
+    status = 429
 
 
 class JobFinished(DomainError):
@@ -154,6 +162,13 @@ class JobRecords:
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
             self.sessions.owned(txn, user_id, session_id)
+            unfinished = [j for j in txn.list_jobs(session_id) if not is_final(j)]
+            if len(unfinished) >= MAX_UNFINISHED_PER_SESSION:
+                raise TooManyJobs(
+                    f"this session already has {len(unfinished)} unfinished jobs; wait for "
+                    "them or cancel some",
+                    limit=MAX_UNFINISHED_PER_SESSION,
+                )
             for dep_id in job.dependencies:
                 dep = txn.get_job(dep_id)
                 if dep is None or dep.session_id != session_id:
