@@ -260,6 +260,14 @@ def mutation(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def handler(name: str) -> Handler:
+    """The registered handler of mutation `name`; InvalidInput if there is none."""
+    found = _HANDLERS.get(name)
+    if found is None:
+        raise InvalidInput(f"unknown mutation {name!r}", known=handler_names())
+    return found
+
+
 def handler_names() -> list[str]:
     return sorted(_HANDLERS)
 

@@ -13,13 +13,34 @@ from cvsession.core import args as a
 from cvsession.core import catalogue, model
 from cvsession.core.document import iso
 from cvsession.core.errors import InvalidInput
-from cvsession.core.mutations import MutationContext, mutation
+from cvsession.core.mutations import MutationContext, handler, mutation
 
 _CHECKPOINT_KEYS = frozenset(
     {"phase", "state", "progress", "partialResult", "retryCount", "lastError", "fallbackUsed"}
 )
 # The document keeps the newest jobs only; the job table keeps them all.
 MAX_JOBS_IN_DOCUMENT = 20
+
+
+MAX_BATCH = 64
+
+
+@mutation("server.batch")
+def batch(ctx: MutationContext, args: Any) -> None:
+    """Apply several server mutations as one (one version, one log entry): {mutations: [...]}.
+
+    The engine changes a job, a checkpoint and the parsed CV together; every part is one of
+    the server mutations, applied in order on the same document.
+    """
+    parts = a.obj(args).get("mutations")
+    if not isinstance(parts, list) or len(parts) > MAX_BATCH:
+        raise InvalidInput(f"mutations must be a list of at most {MAX_BATCH}", path="/mutations")
+    for i, part in enumerate(parts):
+        part = a.obj(part, f"mutations/{i}")
+        name = part.get("name")
+        if not isinstance(name, str) or not name.startswith("server.") or name == "server.batch":
+            raise InvalidInput("a batch holds server mutations only", path=f"/mutations/{i}/name")
+        handler(name)(ctx, part.get("args"))
 
 
 @mutation("server.checkpoint")

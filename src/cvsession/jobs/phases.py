@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cvsession.core import catalogue
 from cvsession.core.errors import DomainError, InvalidInput
 from cvsession.core.mutations import Mutation
+from cvsession.jobs.records import batch
 from cvsession.processing import analyse, extract, features, llm, parse, render
 from cvsession.store import ArtifactRow, JobRow
 
@@ -161,7 +162,7 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     wanted = _wanted_features(doc, job)
     if wanted:
         marks = [_feature_progress(fid, "processing") for fid, _ in wanted]
-        rt.sessions.transact(job.owner_id, job.session_id, lambda txn: (None, marks))
+        rt.sessions.transact(job.owner_id, job.session_id, lambda txn: (None, [batch(marks)]))
     for fid, config in wanted:
         try:
             out = features.generate_feature(fid, cv, analysis, config, target=target)

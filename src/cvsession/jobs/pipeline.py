@@ -128,14 +128,36 @@ def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
     return rt().records.change(job_id, fn, cp, known=job), attempt
 
 
-def end_phase(job: JobRow, phase: str, attempt: int, result: phases.PhaseResult) -> None:
+def _complete(job: JobRow, result: Any, error: dict[str, Any] | None, now: Any) -> JobRow | None:
+    """The job with its outcome recorded; None if it already ended (a cancel won the race).
+
+    A job paused during its last phase ends too: there is no phase boundary left to stop at.
+    """
+    if job.status in ("completed", "failed", "cancelled"):
+        return None
+    job.status = "failed" if error is not None else "completed"
+    job.error = error
+    job.result = result
+    job.progress = 100 if error is None else job.progress
+    job.completed_at = now
+    job.control = ""
+    return job
+
+
+def end_phase(
+    job: JobRow, phase: str, attempt: int, result: phases.PhaseResult, *, last: bool
+) -> None:
     """Mark the phase completed and keep its output, together: a step that finished but was
-    not recorded by DBOS (paused or killed right after) returns the kept output when re-run."""
+    not recorded by DBOS (paused or killed right after) returns the kept output when re-run.
+    The last phase records the job's outcome in the same transaction."""
     now = rt().records.clock()
     job_id = job.id
+    outcome = phases.result_summary(job.type, {phase: result.output}) if last else None
 
     def fn(job: JobRow) -> JobRow:
         job.progress = max(job.progress, _progress(job, phase, 1))
+        if last:
+            return _complete(job, outcome, None, now) or job
         return job
 
     cp = checkpoint(
@@ -155,6 +177,8 @@ def end_phase(job: JobRow, phase: str, attempt: int, result: phases.PhaseResult)
             txn.put_artifact(artifact)
 
     rt().records.change(job_id, fn, *result.mutations, cp, also=also, known=job)
+    if last:
+        rt().on_finished(job_id)
 
 
 def fail_phase(job: JobRow, phase: str, attempt: int, error: dict[str, Any]) -> None:
@@ -165,10 +189,16 @@ def fail_phase(job: JobRow, phase: str, attempt: int, error: dict[str, Any]) -> 
 
 
 @DBOS.step(name="cvsession.phase")
-def phase_step(job_id: str, phase: str, attempt: int, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Run one phase; return {"ok": output} or {"error": classified error}."""
+def phase_step(
+    job_id: str, phase: str, attempt: int, inputs: dict[str, Any], last: bool = False
+) -> dict[str, Any]:
+    """Run one phase; return {"ok": output} or {"error": classified error}. After the `last`
+    phase the job is completed (in the phase's own transaction)."""
     kept = rt().records.cached(job_id, "phase:" + phase)
     if kept is not None:
+        if last:  # finished but not recorded, e.g. paused during its last phase
+            outcome = phases.result_summary(rt().records.load(job_id).type, {phase: kept["output"]})
+            finish(job_id, outcome, None)
         return {"ok": kept["output"]}
     job, attempt = begin_phase(job_id, phase, attempt)
     try:
@@ -177,7 +207,7 @@ def phase_step(job_id: str, phase: str, attempt: int, inputs: dict[str, Any]) ->
         error = error_json(exc)
         fail_phase(job, phase, attempt, error)
         return {"error": error}
-    end_phase(job, phase, attempt, result)
+    end_phase(job, phase, attempt, result, last=last)
     return {"ok": result.output}
 
 
@@ -191,24 +221,16 @@ def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
     rt().records.change(job_id, fn)
 
 
+def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
+    """Record the outcome and start the dependants that were waiting for it."""
+    now = rt().records.clock()
+    rt().records.change(job_id, lambda job: _complete(job, result, error, now))
+    rt().on_finished(job_id)
+
+
 @DBOS.step(name="cvsession.finish")
 def finish_step(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
-    """Record the outcome (a job paused or cancelled meanwhile keeps that status)."""
-    now = rt().records.clock()
-
-    def fn(job: JobRow) -> JobRow | None:
-        if job.status in ("completed", "failed", "cancelled"):
-            return None
-        job.status = "failed" if error is not None else "completed"
-        job.error = error
-        job.result = result
-        job.progress = 100 if error is None else job.progress
-        job.completed_at = now
-        job.control = ""
-        return job
-
-    rt().records.change(job_id, fn)
-    rt().on_finished(job_id)
+    finish(job_id, result, error)
 
 
 def backoff(job_id: str, attempt: int) -> float:
@@ -223,10 +245,11 @@ def run_job(job_id: str) -> dict[str, Any]:
     """Run every phase of the job, retrying retryable failures; return the last phase's output."""
     job = rt().records.load(job_id)
     outputs: dict[str, Any] = {}
-    for phase in catalogue.JOB_PHASES[job.type]:
+    names = catalogue.JOB_PHASES[job.type]
+    for phase in names:
         attempt = 0
         while True:
-            out = phase_step(job_id, phase, attempt, outputs)
+            out = phase_step(job_id, phase, attempt, outputs, phase == names[-1])
             if "ok" in out:
                 outputs[phase] = out["ok"]
                 break
@@ -240,6 +263,4 @@ def run_job(job_id: str) -> dict[str, Any]:
             # A rate-limited model says when to come back; never sooner, never over 5 minutes.
             wait = max(backoff(job_id, attempt), float(error.get("retry_after") or 0))
             DBOS.sleep(min(wait, 300.0))
-    result = phases.result_summary(job.type, outputs)
-    finish_step(job_id, result, None)
-    return result
+    return phases.result_summary(job.type, outputs)  # recorded by the last phase

@@ -72,6 +72,14 @@ def _mirror(job: JobRow) -> Mutation:
     return Mutation("", 0, "server.job", {"job": job_json(job)})
 
 
+def batch(mutations: list[Mutation]) -> Mutation:
+    """One server mutation applying `mutations` in order (one version, one log entry)."""
+    if len(mutations) == 1:
+        return mutations[0]
+    parts = [{"name": m.name, "args": m.args} for m in mutations]
+    return Mutation("", 0, "server.batch", {"mutations": parts})
+
+
 class JobRecords:
     def __init__(self, sessions: SessionService, clock: Callable[[], datetime]) -> None:
         self.sessions = sessions
@@ -181,7 +189,7 @@ class JobRecords:
             mutations = [_mirror(job)]
             if reset_checkpoints:
                 mutations.append(Mutation("", 0, "server.checkpointsReset", {"type": job_type}))
-            return job, mutations
+            return job, [batch(mutations)]
 
         return self.sessions.transact(user_id, session_id, unit)
 
@@ -206,10 +214,10 @@ class JobRecords:
                 also(txn)
             new = fn(dataclasses.replace(current))
             if new is None:
-                return current, list(extra)
+                return current, [batch(list(extra))] if extra else []
             new.updated_at = self.clock()
             txn.update_job(new)
-            return new, [_mirror(new), *extra]
+            return new, [batch([_mirror(new), *extra])]
 
         return self.sessions.transact(job.owner_id, job.session_id, unit)
 
