@@ -461,3 +461,30 @@ def test_a_session_cannot_pile_up_jobs(
     assert MAX_UNFINISHED_PER_SESSION == len(cancelled)
     again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
     assert "completed" == engine.wait(again.id).status
+
+
+def test_server_batch_applies_its_parts_as_one_version(svc: Services) -> None:
+    """server.batch applies server mutations in order as one version and one log entry; a
+    client mutation or a nested batch inside it is refused and nothing is applied."""
+    user_id = svc.identity.create_user().user_id
+    session_id = svc.sessions.create(user_id).id
+    before = svc.sessions.get(user_id, session_id).version
+    parts = [
+        {"name": "server.checkpoint", "args": {"phase": "extract", "state": "running"}},
+        {"name": "server.checkpoint", "args": {"phase": "extract", "state": "completed",
+                                               "progress": 100}},
+        {"name": "server.cvParsed", "args": {"cv": {"basics": {"name": "B"}}}},
+    ]  # fmt: skip
+    batch = Mutation("", 0, "server.batch", {"mutations": parts})
+    assert "applied" == svc.sessions.mutate(user_id, session_id, batch, internal=True).status
+    row = svc.sessions.get(user_id, session_id)
+    assert before + 1 == row.version
+    assert "completed" == row.document["processing"]["checkpoints"]["extract"]["state"]
+    assert {"basics": {"name": "B"}} == row.document["cv"]
+    for bad in ("form.setField", "server.batch"):
+        refused = Mutation("", 0, "server.batch", {"mutations": [{"name": bad, "args": {}}]})
+        outcome = svc.sessions.mutate(user_id, session_id, refused, internal=True)
+        assert ("error", before + 1) == (
+            outcome.status,
+            svc.sessions.get(user_id, session_id).version,
+        )
