@@ -95,6 +95,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Inspect background work: a session's jobs, or the workers and their heartbeats."""
+    with _services(args) as svc, svc.store.read() as txn:
+        if args.action == "workers":
+            for worker in txn.list_workers():
+                info = " ".join(f"{k}={v}" for k, v in sorted(worker.info.items()))
+                print(f"{worker.executor_id}  heartbeat {worker.heartbeat_at.isoformat()}  "
+                      f"started {worker.started_at.isoformat()}  {info}")  # fmt: skip
+            return 0
+        if txn.get_session(args.session) is None:
+            print(f"no session {args.session}", file=sys.stderr)
+            return 1
+        for job in txn.list_jobs(args.session):
+            error = f"  {job.error['code']}: {job.error['message']}" if job.error else ""
+            retries = f"retries {job.retry_count}/{job.max_retries}"
+            print(f"{job.id}  {job.type:<20} {job.status:<9} {job.progress:>3}%  "
+                  f"{job.phase or '-':<8} {retries}{error}")  # fmt: skip
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from cvsession.store import open_store
 
@@ -264,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="versions of log to keep per session (default: CVSESSION_LOG_KEEP_VERSIONS)",
     )
     sessions.set_defaults(fn=cmd_sessions)
+
+    jobs = sub.add_parser("jobs", help="inspect background jobs and workers")
+    job_actions = jobs.add_subparsers(dest="action", required=True)
+    job_actions.add_parser("list", parents=[common], help="a session's jobs").add_argument(
+        "session"
+    )
+    job_actions.add_parser("workers", parents=[common], help="workers and their heartbeats")
+    jobs.set_defaults(fn=cmd_jobs)
 
     token = sub.add_parser("token", parents=[common], help="create an API identity and token")
     token.add_argument("--name")

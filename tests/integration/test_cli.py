@@ -105,3 +105,24 @@ def test_token_creates_a_working_identity(
     body = json.loads(out)
     assert 0 == code
     assert body["userId"].startswith("u_") and len(body["token"]) >= 43
+
+
+def test_jobs_list_and_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cvsession jobs list` shows a session's jobs with status and error; `jobs workers`
+    the heartbeats; an unknown session exits 1."""
+    from tests.jobs.harness import engine_for, new_upload, open_services
+
+    data_dir = tmp_path / "d"
+    svc = open_services(data_dir)
+    try:
+        with engine_for(svc, data_dir, "cli-worker") as engine:
+            user_id, session_id, upload_id = new_upload(svc, "cv.pdf", b"%PDF-1.4\n%%EOF\n")
+            job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    finally:
+        svc.close()
+    code, out = run(capsys, "jobs", "list", session_id, "--data-dir", str(data_dir))
+    assert 0 == code
+    assert job.id in out and "failed" in out and "extraction_failed" in out
+    code, out = run(capsys, "jobs", "workers", "--data-dir", str(data_dir))
+    assert (0, True) == (code, out.startswith("cli-worker"))
+    assert 1 == run(capsys, "jobs", "list", "s_nope", "--data-dir", str(data_dir))[0]
