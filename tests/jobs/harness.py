@@ -32,7 +32,8 @@ def open_services(data_dir: Path) -> Services:
 def engine_for(svc: Services, data_dir: Path, executor_id: str, **kwargs: Any) -> JobEngine:
     kwargs.setdefault("polling_interval", 0.05)
     kwargs.setdefault("backoff_base", 0.01)
-    kwargs.setdefault("heartbeat_seconds", 0.5)
+    # Long, so tests rely on the immediate paths, not on housekeeping rounds to repair them.
+    kwargs.setdefault("heartbeat_seconds", 30)
     kwargs.setdefault("model_parser", lambda: None)
     return JobEngine(data_dir, svc.sessions, svc.uploads, executor_id=executor_id, **kwargs)
 

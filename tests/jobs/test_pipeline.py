@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import secrets
@@ -488,3 +489,32 @@ def test_server_batch_applies_its_parts_as_one_version(svc: Services) -> None:
             outcome.status,
             svc.sessions.get(user_id, session_id).version,
         )
+
+
+def test_reconcile_repairs_a_row_and_workflow_that_disagree(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job whose workflow was cancelled behind its row's back (a crash between the two) is
+    resumed by reconcile and completes; one whose workflow is gone is handed over again."""
+    from dbos import DBOS
+
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    DBOS.cancel_workflow(job_id)  # the row still says running
+    release.set()
+    _until(lambda: str(DBOS.get_workflow_status(job_id).status) == "CANCELLED")  # type: ignore[union-attr]
+    time.sleep(0.3)
+    assert "running" == engine.records.load(job_id).status
+    engine.reconcile(settle_seconds=0)
+    assert "completed" == engine.wait(job_id).status
+
+    lost = engine.submit(user_id, session_id, "template-application", {"template": "modern"},
+                         dependencies=[job_id])  # fmt: skip
+    assert "completed" == engine.wait(lost.id).status
+    orphan = dataclasses.replace(lost, id="job_" + secrets.token_hex(16), status="queued",
+                                 dispatched=True, completed_at=None, result=None)  # fmt: skip
+    svc.writer.run(lambda txn: txn.insert_job(orphan))  # handed over, then the process died
+    engine.reconcile(settle_seconds=0)
+    assert "completed" == engine.wait(orphan.id).status

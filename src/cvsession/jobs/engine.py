@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import sqlite3
 import threading
@@ -29,6 +30,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -111,6 +113,8 @@ class JobEngine:
         self.extract_timeout = extract_timeout
         self.model_parser = model_parser
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._finished: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._started_at = datetime.now(UTC)
 
@@ -127,7 +131,7 @@ class JobEngine:
                     self.sessions,
                     self.uploads,
                     self.records,
-                    self._dispatch_dependants,
+                    self._job_finished,
                     self.model_parser,
                     backoff_base=self.backoff_base,
                     extract_timeout=self.extract_timeout,
@@ -185,6 +189,7 @@ class JobEngine:
         """Stop executing; unfinished jobs stay pending and resume on the next `start()`."""
         global _running
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -250,7 +255,7 @@ class JobEngine:
         return job.id
 
     def _dispatch_if_ready(self, job: JobRow) -> None:
-        if job.status != "queued" or job.control:
+        if job.status != "queued" or job.control or job.dispatched:
             return
         ready = self.records.ready(job)
         if ready is None:
@@ -259,22 +264,51 @@ class JobEngine:
             self._enqueue(job)
 
     def _enqueue(self, job: JobRow) -> None:
+        """Claim the job (queued, no pause or cancel asked for), then hand it to DBOS.
+
+        Claiming first means one process enqueues it; a crash between the claim and the
+        enqueue is repaired by `reconcile`. A pause or cancel that lands while the job is
+        being enqueued is caught by the re-read after it (pause and cancel always cancel the
+        workflow, which is a no-op while it does not exist yet).
+        """
+        claimed = False
+
+        def claim(j: JobRow) -> JobRow | None:
+            nonlocal claimed
+            if j.status != "queued" or j.control or j.dispatched:
+                return None
+            j.dispatched = claimed = True
+            return j
+
+        self.records.change(job.id, claim, known=job)
+        if claimed:
+            self._hand_over(job)
+
+    def _hand_over(self, job: JobRow) -> None:
         options = SetEnqueueOptions(
             priority=job.priority if job.priority > 0 else None,
             queue_partition_key=job.session_id,
         )
-        # The workflow id is the job id: a second enqueue of the same job is a no-op.
         queue = DBOS.retrieve_queue(QUEUE)
         if queue is None:
             raise RuntimeError("the job engine is not started")
+        # The workflow id is the job id: a second enqueue of the same job is a no-op.
         with SetWorkflowID(job.id), options:
             queue.enqueue(pipeline.run_job, job.id)
-        if not job.dispatched:
-            self.records.change(job.id, _mark_dispatched)
+        if self.records.load(job.id).status in ("paused", "cancelled"):
+            DBOS.cancel_workflow(job.id)
 
     def _dispatch_dependants(self, job_id: str) -> None:
         for dependant in self.records.dependants(job_id):
             self._dispatch_if_ready(dependant)
+
+    def _job_finished(self, job_id: str) -> None:
+        """Called by the last step of a job: wake the housekeeping thread to start dependants.
+
+        Not done here: DBOS cannot enqueue a workflow from inside a step.
+        """
+        self._finished.put(job_id)
+        self._wake.set()
 
     def _fail_dependant(self, job: JobRow) -> None:
         """A dependency failed or was cancelled: this job cannot run, nor can its dependants."""
@@ -292,7 +326,9 @@ class JobEngine:
             j.completed_at = now
             return j
 
-        self.records.change(job.id, fn)
+        job = self.records.change(job.id, fn)
+        if job.dispatched:
+            DBOS.cancel_workflow(job.id)
         self._dispatch_dependants(job.id)
 
     # reading -----------------------------------------------------------------------------------
@@ -316,34 +352,39 @@ class JobEngine:
     # control -----------------------------------------------------------------------------------
     def pause(self, user_id: str, session_id: str, job_id: str) -> JobRow:
         """No new phase starts; a running phase finishes and the job waits for `resume`."""
-        job = self.records.get(user_id, session_id, job_id)
-        if is_final(job):
-            raise finished_error(job)
-        if job.status == "paused":
-            return job
+        self.records.get(user_id, session_id, job_id)  # NotFound for anyone else's job
 
-        def fn(j: JobRow) -> JobRow:
+        def fn(j: JobRow) -> JobRow | None:
+            if is_final(j) or j.status == "paused":
+                return None  # decided under the row lock: a job that just ended stays ended
             j.status, j.control = "paused", "pause"
             return j
 
         job = self.records.change(job_id, fn)
+        if is_final(job):
+            raise finished_error(job)
         if job.dispatched:
             DBOS.cancel_workflow(job_id)  # stops before the next step starts
         return job
 
     def resume(self, user_id: str, session_id: str, job_id: str) -> JobRow:
         """Continue a paused job from its last finished phase."""
-        job = self.records.get(user_id, session_id, job_id)
-        if job.status != "paused":
-            if is_final(job):
-                raise finished_error(job)
-            return job
+        self.records.get(user_id, session_id, job_id)
+        resumed = False
 
-        def fn(j: JobRow) -> JobRow:
+        def fn(j: JobRow) -> JobRow | None:
+            nonlocal resumed
+            if j.status != "paused":
+                return None
             j.status, j.control = "queued", ""
+            resumed = True
             return j
 
         job = self.records.change(job_id, fn)
+        if not resumed:
+            if is_final(job):
+                raise finished_error(job)
+            return job
         if job.dispatched:
             DBOS.resume_workflow(job_id, queue_name=QUEUE)
         else:
@@ -352,19 +393,23 @@ class JobEngine:
 
     def cancel(self, user_id: str, session_id: str, job_id: str) -> JobRow:
         """Stop the job for good (a queued one never starts); dependants are cancelled too."""
-        job = self.records.get(user_id, session_id, job_id)
-        if is_final(job):
-            raise finished_error(job)
+        self.records.get(user_id, session_id, job_id)
         now = self.sessions.clock()
+        cancelled = False
 
-        def fn(j: JobRow) -> JobRow:
+        def fn(j: JobRow) -> JobRow | None:
+            nonlocal cancelled
+            if is_final(j):
+                return None
             j.status, j.control, j.completed_at = "cancelled", "cancel", now
             j.error = {"code": "cancelled", "message": "cancelled by the user", "retryable": False}
+            cancelled = True
             return j
 
         job = self.records.change(job_id, fn)
-        if job.dispatched:
-            DBOS.cancel_workflow(job_id)
+        if not cancelled:
+            raise finished_error(job)
+        DBOS.cancel_workflow(job_id)  # a no-op for a job never handed over
         self._dispatch_dependants(job_id)
         return job
 
@@ -383,12 +428,20 @@ class JobEngine:
 
     # background: heartbeats, the reaper, the sweep ----------------------------------------------
     def _loop(self) -> None:
-        while not self._stop.wait(self.heartbeat_seconds):
+        last_round = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.heartbeat_seconds)
+            self._wake.clear()
             try:
-                self._beat()
-                self.reap()
-                self.sweep()
-            except Exception:  # keep beating: one failed round must not stop recovery
+                while not self._finished.empty():
+                    self._dispatch_dependants(self._finished.get_nowait())
+                if time.monotonic() - last_round >= self.heartbeat_seconds:
+                    last_round = time.monotonic()
+                    self._beat()
+                    self.reap()
+                    self.sweep()
+                    self.reconcile()
+            except Exception:  # keep going: one failed round must not stop recovery
                 log.exception("job engine housekeeping failed")
 
     def _beat(self) -> None:
@@ -415,15 +468,59 @@ class JobEngine:
 
     def sweep(self) -> None:
         """Dispatch queued jobs that are ready (or must fail) but were never handed over."""
-        for job in self.records.unfinished():
-            if job.status == "queued" and not job.dispatched:
-                self._dispatch_if_ready(job)
+        for job in self.records.undispatched():
+            self._dispatch_if_ready(job)
+
+    def reconcile(self, settle_seconds: float | None = None) -> None:
+        """Repair jobs whose row and workflow disagree (a crash or a race between them).
+
+        Only rows untouched for `settle_seconds` (twice the heartbeat by default) are looked
+        at, so work in flight is left alone. A handed-over row with no workflow is enqueued
+        again; a queued or running row whose workflow was cancelled is resumed; one whose
+        workflow ended in error is failed; a paused row whose workflow is still queued or
+        running has it cancelled.
+        """
+        settle = 2 * self.heartbeat_seconds if settle_seconds is None else settle_seconds
+        cutoff = self.sessions.clock() - timedelta(seconds=settle)
+        for job in self.records.dispatched_unfinished():
+            if job.updated_at > cutoff:
+                continue
+            status = DBOS.get_workflow_status(job.id)
+            state = None if status is None else str(status.status)
+            if job.status == "paused":
+                if state in ("ENQUEUED", "PENDING", "DELAYED"):
+                    DBOS.cancel_workflow(job.id)
+            elif state is None:
+                self._hand_over(job)
+            elif state == "CANCELLED":
+                DBOS.resume_workflow(job.id, queue_name=QUEUE)
+            elif state in ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED") and status is not None:
+                reason = str(status.error)[:300]
+                error = {"code": "engine_error", "retryable": False,
+                         "message": f"the job stopped unexpectedly ({reason})"}  # fmt: skip
+                self.records.change(job.id, partial(_fail, error=error, now=self.sessions.clock()))
+                self._dispatch_dependants(job.id)
+            elif state == "SUCCESS" and status is not None:
+                # The last phase records the outcome; if that was lost, its output says it.
+                done = partial(_succeed, result=status.output, now=self.sessions.clock())
+                self.records.change(job.id, done)
+                self._dispatch_dependants(job.id)
+
+
+def _fail(job: JobRow, error: dict[str, Any], now: datetime) -> JobRow | None:
+    if is_final(job):
+        return None
+    job.status, job.error, job.completed_at, job.control = "failed", error, now, ""
+    return job
+
+
+def _succeed(job: JobRow, result: Any, now: datetime) -> JobRow | None:
+    if is_final(job):
+        return None
+    job.status, job.result, job.completed_at, job.control = "completed", result, now, ""
+    job.progress = 100
+    return job
 
 
 def _forget_worker(worker: WorkerRow) -> Callable[[Txn], bool]:
     return lambda txn: txn.delete_worker(worker.executor_id, worker.heartbeat_at)
-
-
-def _mark_dispatched(job: JobRow) -> JobRow:
-    job.dispatched = True
-    return job

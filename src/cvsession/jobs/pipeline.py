@@ -213,7 +213,9 @@ def phase_step(
 
 @DBOS.step(name="cvsession.retry")
 def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
-    def fn(job: JobRow) -> JobRow:
+    def fn(job: JobRow) -> JobRow | None:
+        if job.status in ("completed", "failed", "cancelled"):
+            return None  # keep the reason it ended (a cancel's own error)
         job.retry_count = max(job.retry_count, attempt)
         job.error = error
         return job

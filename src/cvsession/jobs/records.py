@@ -236,9 +236,15 @@ class JobRecords:
         with self.store.read() as txn:
             return txn.dependants(job_id)
 
-    def unfinished(self, limit: int = 500) -> list[JobRow]:
+    def undispatched(self, limit: int = 500) -> list[JobRow]:
+        """Queued jobs never handed to the engine, oldest first."""
         with self.store.read() as txn:
-            return txn.jobs_with_status(("queued", "running"), limit)
+            return txn.jobs_with_status(("queued",), limit, dispatched=False)
+
+    def dispatched_unfinished(self, limit: int = 500) -> list[JobRow]:
+        """Handed-over jobs that have not ended, least recently changed first."""
+        with self.store.read() as txn:
+            return txn.jobs_with_status(("queued", "running", "paused"), limit, dispatched=True)
 
     def cached(self, job_id: str, key: str) -> Any:
         """The value cached for (job, key), or None."""

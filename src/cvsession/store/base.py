@@ -277,8 +277,11 @@ class Txn(Protocol):
     def list_jobs(self, session_id: str) -> list[JobRow]:
         """A session's jobs, oldest first."""
 
-    def jobs_with_status(self, statuses: Sequence[str], limit: int = 500) -> list[JobRow]:
-        """Jobs in any of `statuses`, oldest first, at most `limit` (clamped to 1..500)."""
+    def jobs_with_status(
+        self, statuses: Sequence[str], limit: int = 500, *, dispatched: bool | None = None
+    ) -> list[JobRow]:
+        """Jobs in any of `statuses` (handed over or not, when `dispatched` is given), least
+        recently changed first, at most `limit` (clamped to 1..500)."""
 
     def dependants(self, job_id: str) -> list[JobRow]:
         """Jobs that list `job_id` among their dependencies."""

@@ -109,6 +109,7 @@ def migration_sql(dialect: str) -> tuple[str, ...]:
         )""",
         "CREATE INDEX jobs_session ON jobs (session_id, created_at, id)",
         "CREATE INDEX jobs_status ON jobs (status, type, completed_at)",
+        "CREATE INDEX jobs_sweep ON jobs (status, dispatched, updated_at)",
         f"""CREATE TABLE job_dependencies (
             job_id {text} NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
             depends_on {text} NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
@@ -193,14 +194,19 @@ class JobsTxn:
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE session_id = ? ORDER BY created_at, id"
         return self._with_deps([_job_from(r) for r in self.fetchall(sql, [session_id])])
 
-    def jobs_with_status(self, statuses: Sequence[str], limit: int = 500) -> list[JobRow]:
-        """Jobs in any of `statuses`, oldest first (sweeps: undispatched and stuck work)."""
+    def jobs_with_status(
+        self, statuses: Sequence[str], limit: int = 500, *, dispatched: bool | None = None
+    ) -> list[JobRow]:
+        """Jobs in any of `statuses` (and handed over or not, when `dispatched` is given),
+        least recently changed first (sweeps: undispatched and stuck work)."""
         marks = ", ".join("?" * len(statuses))
-        sql = (
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({marks}) "
-            "ORDER BY created_at, id LIMIT ?"
-        )
-        rows = self.fetchall(sql, [*statuses, max(1, min(limit, 500))])
+        where = f"status IN ({marks})"
+        params: list[Any] = [*statuses]
+        if dispatched is not None:
+            where += " AND dispatched = ?"
+            params.append(int(dispatched))
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY updated_at, id LIMIT ?"
+        rows = self.fetchall(sql, [*params, max(1, min(limit, 500))])
         return self._with_deps([_job_from(r) for r in rows])
 
     def dependants(self, job_id: str) -> list[JobRow]:
