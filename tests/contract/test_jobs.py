@@ -38,8 +38,9 @@ def job(job_id: str, **kw: object) -> JobRow:
 
 def test_job_round_trip_with_dependencies_and_update(seeded: Store) -> None:
     """A job and its ordered dependencies round-trip; update changes the mutable columns."""
-    first, second = job("j1"), job("j2", dependencies=("j1",), priority=5, max_retries=1)
-    third = job("j3", dependencies=("j2", "j1"), type="template-application")
+    first = job("j1")
+    second = job("j2", dependencies=("j1",), priority=5, max_retries=1, created_at=at(1))
+    third = job("j3", dependencies=("j2", "j1"), type="template-application", created_at=at(2))
     with seeded.transaction() as txn:
         for j in (first, second, third):
             txn.insert_job(j)
@@ -74,6 +75,10 @@ def test_job_round_trip_with_dependencies_and_update(seeded: Store) -> None:
         assert [120_000] == txn.job_durations("cv-processing")
         assert [] == txn.job_durations("feature-generation")
         assert ["j1", "j3"] == [j.id for j in txn.jobs_with_status(["queued"])]
+        assert ["j1", "j3"] == [j.id for j in txn.list_jobs("s1", unfinished=True)]
+        assert ["j2", "j3"] == [j.id for j in txn.list_jobs("s1", limit=2)]
+        assert ["j2"] == [j.id for j in txn.jobs_with_status(["completed"], dispatched=True)]
+        assert [] == txn.jobs_with_status(["completed"], dispatched=False)
 
 
 def test_artifacts_cache_and_deletion_with_the_session(seeded: Store) -> None:

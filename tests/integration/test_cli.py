@@ -110,19 +110,27 @@ def test_token_creates_a_working_identity(
 def test_jobs_list_and_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`cvsession jobs list` shows a session's jobs with status and error; `jobs workers`
     the heartbeats; an unknown session exits 1."""
-    from tests.jobs.harness import engine_for, new_upload, open_services
+    from datetime import UTC, datetime
+
+    from cvsession.store import JobRow, WorkerRow
+    from tests.jobs.harness import open_services
 
     data_dir = tmp_path / "d"
-    svc = open_services(data_dir)
+    svc = open_services(data_dir)  # rows written directly: DBOS would log to capsys's stream
     try:
-        with engine_for(svc, data_dir, "cli-worker") as engine:
-            user_id, session_id, upload_id = new_upload(svc, "cv.pdf", b"%PDF-1.4\n%%EOF\n")
-            job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+        user_id = svc.identity.create_user().user_id
+        session_id = svc.sessions.create(user_id).id
+        now = datetime.now(UTC)
+        error = {"code": "extraction_failed", "message": "damaged", "retryable": False}
+        job = JobRow("job_" + "a" * 32, session_id, user_id, "cv-processing", "failed", 0, {},
+                     now, now, phase="extract", error=error)  # fmt: skip
+        svc.writer.run(lambda txn: txn.insert_job(job))
+        svc.writer.run(lambda txn: txn.heartbeat(WorkerRow("cli-worker", now, now, {"pid": 1})))
     finally:
         svc.close()
     code, out = run(capsys, "jobs", "list", session_id, "--data-dir", str(data_dir))
     assert 0 == code
-    assert job.id in out and "failed" in out and "extraction_failed" in out
+    assert job.id in out and "failed" in out and "extraction_failed: damaged" in out
     code, out = run(capsys, "jobs", "workers", "--data-dir", str(data_dir))
     assert (0, True) == (code, out.startswith("cli-worker"))
     assert 1 == run(capsys, "jobs", "list", "s_nope", "--data-dir", str(data_dir))[0]

@@ -126,9 +126,18 @@ async def submit(
 
 
 @router.get("/{session_id}/jobs")
-async def list_jobs(session_id: str, request: Request, svc: Svc, who: CallerDep) -> dict[str, Any]:
+async def list_jobs(
+    session_id: str,
+    request: Request,
+    svc: Svc,
+    who: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The session's newest `limit` jobs, oldest first."""
     engine = await _owned_engine(request, svc, who, session_id)
-    jobs = await anyio.to_thread.run_sync(engine.list_jobs, who.user_id, session_id)
+    jobs = await anyio.to_thread.run_sync(
+        lambda: engine.list_jobs(who.user_id, session_id, limit=limit)
+    )
     return {"jobs": [job_json(j) for j in jobs]}
 
 

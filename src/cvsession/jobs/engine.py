@@ -335,8 +335,8 @@ class JobEngine:
     def get(self, user_id: str, session_id: str, job_id: str) -> JobRow:
         return self.records.get(user_id, session_id, job_id)
 
-    def list_jobs(self, user_id: str, session_id: str) -> list[JobRow]:
-        return self.records.list_jobs(user_id, session_id)
+    def list_jobs(self, user_id: str, session_id: str, *, limit: int = 100) -> list[JobRow]:
+        return self.records.list_jobs(user_id, session_id, limit=limit)
 
     def wait(self, job_id: str, *, timeout: float = 30) -> JobRow:
         """Poll until the job is completed, failed, cancelled or paused; raise TimeoutError."""
@@ -417,7 +417,7 @@ class JobEngine:
         """Pause, resume or cancel every unfinished job of the session."""
         action = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}[command]
         changed = []
-        for job in self.records.list_jobs(user_id, session_id):
+        for job in self.records.list_jobs(user_id, session_id, limit=500, unfinished=True):
             if is_final(job) or (command == "resume" and job.status != "paused"):
                 continue
             try:

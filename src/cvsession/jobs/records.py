@@ -104,16 +104,19 @@ class JobRecords:
             raise NotFound("no such job", job_id=job_id[:80])
         return job
 
-    def list_jobs(self, user_id: str, session_id: str) -> list[JobRow]:
+    def list_jobs(
+        self, user_id: str, session_id: str, *, limit: int = 100, unfinished: bool = False
+    ) -> list[JobRow]:
+        """The session's newest `limit` jobs, oldest first."""
         with self.store.read() as txn:
             self.sessions.owned(txn, user_id, session_id)
-            return txn.list_jobs(session_id)
+            return txn.list_jobs(session_id, limit=limit, unfinished=unfinished)
 
-    def artifacts(self, user_id: str, session_id: str) -> list[ArtifactRow]:
-        """The session's generated files, oldest first, without content."""
+    def artifacts(self, user_id: str, session_id: str, *, limit: int = 200) -> list[ArtifactRow]:
+        """The session's newest generated files, oldest first, without content."""
         with self.store.read() as txn:
             self.sessions.owned(txn, user_id, session_id)
-            return txn.list_artifacts(session_id)
+            return txn.list_artifacts(session_id, limit=limit)
 
     def artifact(self, user_id: str, session_id: str, artifact_id: str) -> ArtifactRow:
         with self.store.read() as txn:
@@ -170,7 +173,7 @@ class JobRecords:
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
             self.sessions.owned(txn, user_id, session_id)
-            unfinished = [j for j in txn.list_jobs(session_id) if not is_final(j)]
+            unfinished = txn.list_jobs(session_id, unfinished=True)
             if len(unfinished) >= MAX_UNFINISHED_PER_SESSION:
                 raise TooManyJobs(
                     f"this session already has {len(unfinished)} unfinished jobs; wait for "

@@ -274,8 +274,11 @@ class Txn(Protocol):
     def update_job(self, job: JobRow) -> None:
         """Overwrite the mutable columns of job `job.id`; raises KeyError if it does not exist."""
 
-    def list_jobs(self, session_id: str) -> list[JobRow]:
-        """A session's jobs, oldest first."""
+    def list_jobs(
+        self, session_id: str, *, limit: int = 500, unfinished: bool = False
+    ) -> list[JobRow]:
+        """A session's newest `limit` jobs (clamped to 1..500), oldest first; with
+        `unfinished`, only those not completed, failed or cancelled."""
 
     def jobs_with_status(
         self, statuses: Sequence[str], limit: int = 500, *, dispatched: bool | None = None
@@ -293,8 +296,9 @@ class Txn(Protocol):
         """Insert or replace an artifact (a re-run step writes the same one again)."""
 
     def get_artifact(self, artifact_id: str) -> ArtifactRow | None: ...
-    def list_artifacts(self, session_id: str) -> list[ArtifactRow]:
-        """A session's artifacts, oldest first, with empty `content` (a listing)."""
+    def list_artifacts(self, session_id: str, *, limit: int = 500) -> list[ArtifactRow]:
+        """A session's newest `limit` artifacts (clamped to 1..500), oldest first, with empty
+        `content` (a listing)."""
 
     def cache_get(self, job_id: str, key: str) -> Any:
         """A step's cached JSON result for (job, key), or None."""

@@ -189,10 +189,20 @@ class JobsTxn:
         if self.execute(sql, [*params[4:], job.id]) == 0:
             raise KeyError(job.id)
 
-    def list_jobs(self, session_id: str) -> list[JobRow]:
-        """A session's jobs, oldest first."""
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE session_id = ? ORDER BY created_at, id"
-        return self._with_deps([_job_from(r) for r in self.fetchall(sql, [session_id])])
+    def list_jobs(
+        self, session_id: str, *, limit: int = 500, unfinished: bool = False
+    ) -> list[JobRow]:
+        """A session's newest `limit` jobs (clamped to 1..500), oldest first; with
+        `unfinished`, only those not completed, failed or cancelled."""
+        where = "session_id = ?"
+        if unfinished:
+            where += " AND status NOT IN ('completed', 'failed', 'cancelled')"
+        sql = (
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        rows = self.fetchall(sql, [session_id, max(1, min(limit, 500))])
+        return self._with_deps([_job_from(r) for r in reversed(rows)])
 
     def jobs_with_status(
         self, statuses: Sequence[str], limit: int = 500, *, dispatched: bool | None = None
@@ -266,11 +276,16 @@ class JobsTxn:
         rows = self.fetchall(sql, [artifact_id])
         return _artifact_from(rows[0]) if rows else None
 
-    def list_artifacts(self, session_id: str) -> list[ArtifactRow]:
-        """A session's artifacts, oldest first, without their content (listing only)."""
+    def list_artifacts(self, session_id: str, *, limit: int = 500) -> list[ArtifactRow]:
+        """A session's newest `limit` artifacts (clamped to 1..500), oldest first, without
+        their content (listing only)."""
         cols = "id, job_id, session_id, name, media_type, '', created_at"
-        sql = f"SELECT {cols} FROM job_artifacts WHERE session_id = ? ORDER BY created_at, id"
-        return [_artifact_from(r) for r in self.fetchall(sql, [session_id])]
+        sql = (
+            f"SELECT {cols} FROM job_artifacts WHERE session_id = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        rows = self.fetchall(sql, [session_id, max(1, min(limit, 500))])
+        return [_artifact_from(r) for r in reversed(rows)]
 
     # step cache --------------------------------------------------------------------------------
     def cache_get(self, job_id: str, key: str) -> Any:
