@@ -86,16 +86,13 @@ def checkpoint(
     last_error: dict[str, Any] | None = None,
     fallback_used: bool = False,
 ) -> Mutation:
-    cp = model.ProcessingCheckpoint(
-        model.CheckpointPhase(phase),
-        state,
-        progress,
-        partial_result,
-        retry_count,
-        last_error,
-        fallback_used,
-    )
-    args = {k: v for k, v in cp.to_json().items() if k != "updatedAt" and v is not None}
+    # Validated as a ProcessingCheckpoint by the mutation, on the way into the document.
+    args: dict[str, Any] = {"phase": phase, "state": state.value, "progress": progress,
+                            "retryCount": retry_count, "fallbackUsed": fallback_used}  # fmt: skip
+    if partial_result is not None:
+        args["partialResult"] = partial_result
+    if last_error is not None:
+        args["lastError"] = last_error
     return Mutation("", 0, "server.checkpoint", args)
 
 

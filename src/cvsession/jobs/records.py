@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from cvsession.core import catalogue, model
+from cvsession.core import catalogue
 from cvsession.core.document import iso
 from cvsession.core.errors import DomainError, InvalidInput, NotFound
 from cvsession.core.mutations import Mutation
@@ -47,25 +47,29 @@ class JobFinished(DomainError):
 
 
 def job_json(job: JobRow) -> dict[str, Any]:
-    """The job as clients see it (document mirror and HTTP): `model.Job` JSON plus extras."""
-    return model.Job(
-        id=job.id,
-        session_id=job.session_id,
-        type=model.JobType(job.type),
-        status=model.JobStatus(job.status),
-        priority=job.priority,
-        dependencies=job.dependencies,
-        retry_count=job.retry_count,
-        max_retries=job.max_retries,
-        progress=job.progress,
-        estimated_duration_ms=job.estimated_duration_ms,
-        created_at=iso(job.created_at),
-        started_at=None if job.started_at is None else iso(job.started_at),
-        completed_at=None if job.completed_at is None else iso(job.completed_at),
-        error=job.error,
-        result_ref=job.id if job.status == "completed" else None,
-        phase=job.phase or None,
-    ).to_json()
+    """The job as clients see it (document mirror and HTTP): the JSON form of `model.Job`.
+
+    Built directly (the `server.job` mutation validates it as a `model.Job` on the way into
+    the document): this runs at every phase boundary.
+    """
+    return {
+        "id": job.id,
+        "sessionId": job.session_id,
+        "type": job.type,
+        "status": job.status,
+        "priority": job.priority,
+        "dependencies": list(job.dependencies),
+        "retryCount": job.retry_count,
+        "maxRetries": job.max_retries,
+        "progress": job.progress,
+        "estimatedDurationMs": job.estimated_duration_ms,
+        "createdAt": iso(job.created_at),
+        "startedAt": None if job.started_at is None else iso(job.started_at),
+        "completedAt": None if job.completed_at is None else iso(job.completed_at),
+        "error": job.error,
+        "resultRef": job.id if job.status == "completed" else None,
+        "phase": job.phase or None,
+    }
 
 
 def _mirror(job: JobRow) -> Mutation:
