@@ -518,3 +518,24 @@ def test_reconcile_repairs_a_row_and_workflow_that_disagree(
     svc.writer.run(lambda txn: txn.insert_job(orphan))  # handed over, then the process died
     engine.reconcile(settle_seconds=0)
     assert "completed" == engine.wait(orphan.id).status
+
+
+def test_the_session_is_processing_while_a_job_runs(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running job makes the session `processing`; when it ends the session is back in
+    progress; a session the user paused stays paused."""
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    assert "draft" == _doc(svc, user_id, session_id)["status"]
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+    assert "processing" == _doc(svc, user_id, session_id)["status"]
+    release.set()
+    assert "completed" == engine.wait(job_id).status
+    assert "in_progress" == _doc(svc, user_id, session_id)["status"]
+
+    svc.sessions.command(user_id, session_id, "session.pause")
+    again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+    assert "completed" == engine.wait(again.id).status
+    assert "paused" == _doc(svc, user_id, session_id)["status"]

@@ -14,6 +14,7 @@ from cvsession.core import catalogue, model
 from cvsession.core.document import iso
 from cvsession.core.errors import InvalidInput
 from cvsession.core.mutations import MutationContext, handler, mutation
+from cvsession.core.mutations_workflow import set_status
 
 _CHECKPOINT_KEYS = frozenset(
     {"phase", "state", "progress", "partialResult", "retryCount", "lastError", "fallbackUsed"}
@@ -96,6 +97,18 @@ def feature_progress(ctx: MutationContext, args: Any) -> None:
     if error is not None and not isinstance(error, str):
         raise InvalidInput("error must be a string or null", path="/error")
     ctx.set("features", feature, "error", value=error)
+
+
+@mutation("server.processing")
+def processing(ctx: MutationContext, args: Any) -> None:
+    """{active}: a job of the session started running (draft or in progress → processing), or
+    the last one ended (processing → in progress). Other statuses are the user's: left alone."""
+    active = a.flag(a.obj(args), "active")
+    status = ctx.get("status")
+    if active and status in ("draft", "in_progress"):
+        set_status(ctx, "processing")
+    elif not active and status == "processing":
+        set_status(ctx, "in_progress")
 
 
 @mutation("server.cvParsed")

@@ -76,6 +76,17 @@ def _mirror(job: JobRow) -> Mutation:
     return Mutation("", 0, "server.job", {"job": job_json(job)})
 
 
+def _session_status(txn: Txn, before: JobRow, after: JobRow) -> list[Mutation]:
+    """The session is `processing` while any of its jobs runs (see `server.processing`)."""
+    if after.status == "running" and before.status != "running":
+        return [Mutation("", 0, "server.processing", {"active": True})]
+    if before.status == "running" and after.status != "running":
+        others = [j for j in txn.list_jobs(after.session_id, unfinished=True) if j.id != after.id]
+        if not any(j.status == "running" for j in others):
+            return [Mutation("", 0, "server.processing", {"active": False})]
+    return []
+
+
 def batch(mutations: list[Mutation]) -> Mutation:
     """One server mutation applying `mutations` in order (one version, one log entry)."""
     if len(mutations) == 1:
@@ -224,7 +235,7 @@ class JobRecords:
                 return current, [batch(list(extra))] if extra else []
             new.updated_at = self.clock()
             txn.update_job(new)
-            return new, [batch([_mirror(new), *extra])]
+            return new, [batch([_mirror(new), *extra, *_session_status(txn, current, new)])]
 
         return self.sessions.transact(job.owner_id, job.session_id, unit)
 
