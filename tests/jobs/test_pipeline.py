@@ -539,3 +539,29 @@ def test_the_session_is_processing_while_a_job_runs(
     again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
     assert "completed" == engine.wait(again.id).status
     assert "paused" == _doc(svc, user_id, session_id)["status"]
+
+
+def test_the_skills_chart_takes_the_templates_accent_colour(
+    svc: Services, engine: JobEngine
+) -> None:
+    """A skills chart generated for a session whose modern template is customised uses that
+    template's primary colour."""
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    for name, args in (
+        ("template.select", {"template": "modern"}),
+        ("template.customize", {"template": "modern", "colors": {"primary": "#0a7d55"}}),
+    ):
+        svc.sessions.command(user_id, session_id, name, args)
+    job = engine.wait(
+        engine.submit(
+            user_id, session_id, "feature-generation", {"feature": "skills-visualization"}
+        ).id
+    )
+    assert "completed" == job.status, job.error
+    chart = next(
+        engine.records.artifact(user_id, session_id, a.id).content
+        for a in engine.records.artifacts(user_id, session_id)
+        if a.job_id == job.id and a.media_type == "image/svg+xml"
+    )
+    assert "#0a7d55" in chart

@@ -18,7 +18,7 @@ from cvsession.core import catalogue
 from cvsession.core.errors import DomainError, InvalidInput
 from cvsession.core.mutations import Mutation
 from cvsession.jobs.records import batch
-from cvsession.processing import analyse, extract, features, llm, parse, render
+from cvsession.processing import analyse, extract, features, llm, parse, render, visuals
 from cvsession.store import ArtifactRow, JobRow
 
 if TYPE_CHECKING:
@@ -153,6 +153,19 @@ def _wanted_features(doc: dict[str, Any], job: JobRow) -> list[tuple[str, dict[s
     ]
 
 
+_CHARTS = ("skills-visualization", "skills-chart")
+
+
+def _primary_colour(doc: dict[str, Any], job: JobRow) -> str:
+    """The primary colour of the template being rendered (customised or the default)."""
+    template = doc.get("template") or {}
+    tid = str(job.params.get("template") or template.get("selected") or "modern")
+    tdef = catalogue.TEMPLATES.get(tid) or catalogue.TEMPLATES["modern"]
+    custom = ((template.get("customizations") or {}).get(tid) or {}).get("colors") or {}
+    colour = custom.get("primary") if isinstance(custom, dict) else None
+    return visuals.safe_color(colour, tdef.colors["primary"])
+
+
 def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     cv, analysis = _current_cv(rt, job, inputs)
     doc = _document(rt, job)
@@ -163,7 +176,10 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     if wanted:
         marks = [_feature_progress(fid, "processing") for fid, _ in wanted]
         rt.sessions.transact(job.owner_id, job.session_id, lambda txn: (None, [batch(marks)]))
+    primary = _primary_colour(doc, job)
     for fid, config in wanted:
+        if fid in _CHARTS and not config.get("color"):
+            config["color"] = primary  # charts take the chosen template's accent colour
         try:
             out = features.generate_feature(fid, cv, analysis, config, target=target)
         except DomainError as err:

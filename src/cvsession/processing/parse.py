@@ -295,7 +295,12 @@ def _entry_parts(entry: list[str]) -> tuple[list[str], list[str], tuple[str | No
     desc: list[str] = []
     dates: tuple[str | None, str | None] = (None, None)
     found_range = False
+    prev = ""
     for line in entry:
+        # A wrapped line that starts with a figure ("…resulting in a" / "40% increase…")
+        # continues the line before it when that one runs long without ending a sentence.
+        wrapped = bool(desc) and line[:1].isdigit() and _continues(prev, line)
+        prev = line
         found = find_date_range(line)
         if found and not found_range and (found[2] or dates == (None, None)):
             dates, found_range = (found[0], found[1]), found[2]
@@ -306,7 +311,7 @@ def _entry_parts(entry: list[str]) -> tuple[list[str], list[str], tuple[str | No
         text = _strip_dates(line) if found else line
         if _is_title(line) and not desc and text:
             titles.append(text)
-        elif BULLET.match(line) or not desc or not re.match(r"^[a-z(]", line):
+        elif BULLET.match(line) or not desc or not (wrapped or re.match(r"^[a-z(]", line)):
             desc.append(BULLET.sub("", line))
         else:
             desc[-1] = desc[-1].rstrip("-") + ("" if desc[-1].endswith("-") else " ") + line

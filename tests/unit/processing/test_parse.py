@@ -256,3 +256,26 @@ def test_arbitrary_text_gives_valid_object(text: str) -> None:
 def test_cv_shaped_text_gives_valid_object(text: str) -> None:
     """Random arrangements of CV-like lines parse to an object valid against the schema."""
     assert [] == errors(parse_resume(text))
+
+
+def test_a_wrapped_line_starting_with_a_figure_continues_its_bullet() -> None:
+    """A bullet wrapped before '40% increase…' stays one highlight; a short line ending a
+    sentence followed by a figure-led line stays two."""
+    text = "\n".join([
+        "Jane Roe",
+        "EXPERIENCE",
+        "Acme Corp",
+        "Senior Web Developer",
+        "January 2019 to Present",
+        "Spearheaded the redesign of the main product website, resulting in a",
+        "40% increase in user engagement.",
+        "Shipped the new checkout.",
+        "3 patents filed on payment routing.",
+    ])  # fmt: skip
+    highlights = parse_resume(text)["work"][0]["highlights"]
+    assert [
+        "Spearheaded the redesign of the main product website, resulting in a 40% increase in "
+        "user engagement.",
+        "Shipped the new checkout.",
+        "3 patents filed on payment routing.",
+    ] == highlights
