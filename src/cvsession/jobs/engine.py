@@ -417,7 +417,12 @@ class JobEngine:
         """Pause, resume or cancel every unfinished job of the session."""
         action = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}[command]
         changed = []
-        for job in self.records.list_jobs(user_id, session_id, limit=500, unfinished=True):
+        jobs = self.records.list_jobs(user_id, session_id, limit=500, unfinished=True)
+        if command != "resume":
+            # Newest first: stopping the running job first would free the session's queue
+            # slot for a queued one to start before its own pause or cancel arrives.
+            jobs.reverse()
+        for job in jobs:
             if is_final(job) or (command == "resume" and job.status != "paused"):
                 continue
             try:
