@@ -14,12 +14,13 @@ threads or processes sharing PostgreSQL cannot deadlock on each other's batches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cvsession.store.base import Store, Txn
@@ -30,9 +31,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Unit(Generic[T]):
+    """A unit of work and where its outcome goes: a thread's Future, or an asyncio future
+    resolved on its loop (all of a batch's async units in one wake-up of that loop)."""
+
     fn: Callable[[Txn], T]
     lock_sessions: tuple[str, ...]
-    future: Future[T] = field(default_factory=Future)
+    future: Future[T] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    afuture: asyncio.Future[T] | None = None
 
 
 _STOP: Any = object()
@@ -80,16 +86,22 @@ class Writer:
         """Queue `fn` to run inside a write transaction; the future resolves after the commit."""
         if not self._threads:
             raise RuntimeError("the writer is not running")
-        unit: _Unit[T] = _Unit(fn, lock_sessions)
-        self._queue.put(unit)
-        return unit.future
+        future: Future[T] = Future()
+        self._queue.put(_Unit(fn, lock_sessions, future))
+        return future
 
     def run(self, fn: Callable[[Txn], T], lock_sessions: tuple[str, ...] = ()) -> T:
         """Run `fn` in a write transaction and wait for the durable result."""
         return self.submit(fn, lock_sessions).result()
 
     async def arun(self, fn: Callable[[Txn], T], lock_sessions: tuple[str, ...] = ()) -> T:
-        return await asyncio.wrap_future(self.submit(fn, lock_sessions))
+        """`run` for a coroutine: the result arrives on this loop after the commit."""
+        if not self._threads:
+            raise RuntimeError("the writer is not running")
+        loop = asyncio.get_running_loop()
+        afuture: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Unit(fn, lock_sessions, None, loop, afuture))
+        return await afuture
 
     def _run(self) -> None:
         stopping = False
@@ -128,15 +140,37 @@ class Writer:
                     log.warning("write batch failed (%s); retrying", exc)
                     continue
                 log.exception("write batch of %d failed", len(batch))
-                for unit in batch:
-                    unit.future.set_exception(exc)
+                _settle(batch, [(False, exc)] * len(batch))
                 return
-            for unit, (ok, value) in zip(batch, results, strict=True):
-                if ok:
-                    unit.future.set_result(value)
-                else:
-                    unit.future.set_exception(value)
+            _settle(batch, results)
             return
+
+
+def _settle(batch: list[_Unit[Any]], results: list[tuple[bool, Any]]) -> None:
+    """Hand each unit its outcome; async units get theirs in one callback per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for unit, (ok, value) in zip(batch, results, strict=True):
+        if unit.future is not None:
+            if ok:
+                unit.future.set_result(value)
+            else:
+                unit.future.set_exception(value)
+        elif unit.loop is not None and unit.afuture is not None:
+            by_loop.setdefault(unit.loop, []).append((unit.afuture, ok, value))
+    for loop, outcomes in by_loop.items():
+        # A closed loop has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, outcomes)
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for afuture, ok, value in outcomes:
+        if afuture.done():  # cancelled by its waiter
+            continue
+        if ok:
+            afuture.set_result(value)
+        else:
+            afuture.set_exception(value)
 
 
 def _transient(exc: Exception) -> bool:
