@@ -31,6 +31,7 @@ Timestamps are ISO-8601 UTC strings with millisecond precision ("2026-11-25T12:0
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,8 +169,10 @@ def unescape_token(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
+@functools.lru_cache(maxsize=8192)
 def pointer(*tokens: str | int) -> str:
     """Build a JSON Pointer from raw tokens: pointer("forms", "a/b") == "/forms/a~1b"."""
+    # Cached: every write builds one, and the same few paths recur on a hot session.
     return "".join("/" + escape_token(str(t)) for t in tokens)
 
 
@@ -182,6 +185,7 @@ def split_pointer(ptr: str) -> list[str]:
     return [unescape_token(t) for t in ptr[1:].split("/")]
 
 
+@functools.lru_cache(maxsize=8192)
 def is_trivial(ptr: str) -> bool:
     """Return whether writes to `ptr` are last-writer-wins rather than conflict-checked."""
     return any(ptr == p or ptr.startswith(p + "/") for p in TRIVIAL_PREFIXES)

@@ -522,7 +522,11 @@ def patch_since(
     for entry in entries:
         if entry.version <= cookie or entry.version > version:
             continue
-        ops.extend({k: v for k, v in op.items() if k != "old"} for op in entry.ops)
+        for op in entry.ops:
+            if "old" in op:  # the replaced value is for history, not for readers
+                op = op.copy()
+                del op["old"]
+            ops.append(op)
         if entry.client_id:
             changes[entry.client_id] = max(changes.get(entry.client_id, 0), entry.mutation_id)
     if ops:
