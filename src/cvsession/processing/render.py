@@ -468,12 +468,18 @@ def render_html(
     art = _valid_artifacts(artifacts)
     if "basics" not in theme.sections:
         art.pop("qrCode", None)
-    rendered = [(s, _section(s, cv, art)) for s in theme.sections]
     if template.id == "creative":
+        # A chart is unreadable at the sidebar's width: it opens the main column instead.
+        charts = {k: art.pop(k) for k in ("skillsChart", "skillsRadar") if k in art}
+        rendered = [(s, _section(s, cv, art)) for s in theme.sections]
         side = "".join(h for s, h in rendered if s in _SIDEBAR)
         main = "".join(h for s, h in rendered if s not in _SIDEBAR)
+        if charts and "skills" in theme.sections:
+            figures = "".join(f'<div class="chart">{svg}</div>' for svg in charts.values())
+            main = f'<section class="section skills-overview">{figures}</section>' + main
         body = f'<aside class="sidebar">{side}</aside><div class="content">{main}</div>'
     else:
+        rendered = [(s, _section(s, cv, art)) for s in theme.sections]
         body = "".join(h for _, h in rendered)
     name = _s(cv.get("basics"), "name") if "basics" in theme.sections else ""
     title = f"{name} \u2014 CV" if name else "CV"

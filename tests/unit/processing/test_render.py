@@ -338,3 +338,18 @@ def test_export_coerces_a_messy_cv_to_the_schema() -> None:
         out["education"][0]["score"],
         out["x-extra"],
     )
+
+
+def test_creative_puts_the_skills_chart_in_the_main_column() -> None:
+    """In the creative template the chart opens the main column, where it is readable, not
+    the narrow sidebar that keeps the skills list."""
+    cv = sample("reactiveresume-pikachu")
+    artifacts = features(cv, "skills-visualization")
+    document = render_html(cv, "creative", artifacts=artifacts)
+    chart = artifacts["skillsChart"]["content"]
+    sidebar = document[document.index("<aside") : document.index("</aside>")]
+    content = document[document.index('<div class="content">') :]
+    assert chart not in sidebar
+    assert 'id="section-skills"' in sidebar
+    assert content.index(chart) < content.index('id="section-work"')
+    assert 1 == document.count(chart)
