@@ -46,7 +46,8 @@ def test_upload_process_and_download(jobs_client: TestClient) -> None:
     job list shows it, and the HTML and JSON Resume downloads are served safely."""
     alice, bob = new_user(jobs_client), new_user(jobs_client)
     sid = alice.new_session()["id"]
-    started = alice.post(f"/api/sessions/{sid}/uploads/{_upload(alice, sid)}/process", json={})
+    upload_id = _upload(alice, sid)
+    started = alice.post(f"/api/sessions/{sid}/uploads/{upload_id}/process", json={})
     assert 202 == started.status_code, started.text
     job_id = started.json()["jobId"]
     job = _wait(alice, sid, job_id)
@@ -73,8 +74,13 @@ def test_upload_process_and_download(jobs_client: TestClient) -> None:
         a["name"] for a in listed
     }
     assert 200 == alice.get(listed[0]["url"]).status_code
-    for path in (f"/jobs/{job_id}", "/jobs", "/artifacts", "/download/json", "/checkpoints"):
+    for path in (f"/jobs/{job_id}", "/jobs", "/artifacts", "/download/json", "/checkpoints",
+                 f"/artifacts/{listed[0]['id']}"):  # fmt: skip
         assert 404 == bob.get(f"/api/sessions/{sid}{path}").status_code
+    for path in (f"/jobs/{job_id}/cancel", "/jobs/pause", f"/uploads/{upload_id}/process"):
+        assert 404 == bob.post(f"/api/sessions/{sid}{path}").status_code
+    body = {"type": "template-application", "template": "nope"}  # invalid, but not his session
+    assert 404 == bob.post(f"/api/sessions/{sid}/jobs", json=body).status_code
 
 
 def test_feature_and_template_jobs_with_dependencies(jobs_client: TestClient) -> None:

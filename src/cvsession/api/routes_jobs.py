@@ -57,8 +57,10 @@ def _engine(request: Request) -> JobEngine:
 
 
 async def _owned_engine(request: Request, svc: Svc, who: Any, session_id: str) -> JobEngine:
-    """The engine, after checking the session is the caller's (404 comes before 503)."""
-    await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
+    """The engine. Every engine call checks that the session is the caller's; with the engine
+    off, that check is made here so another user's session is 404 before it is 503."""
+    if request.app.state.jobs is None:
+        await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
     return _engine(request)
 
 
@@ -107,7 +109,9 @@ async def submit(
     session_id: str, body: JobIn, request: Request, svc: Svc, who: CallerDep
 ) -> dict[str, Any]:
     """Queue a job; it starts once every job in `dependencies` has completed."""
-    engine = await _owned_engine(request, svc, who, session_id)
+    # Ownership before the body's details: another user's session is 404 whatever was sent.
+    await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
+    engine = _engine(request)
     params = _params(body)
     if body.uploadId:
         await anyio.to_thread.run_sync(svc.uploads.get, who.user_id, session_id, body.uploadId)
@@ -174,8 +178,9 @@ async def job_control(
 ) -> dict[str, Any]:
     """Pause (stops at the next phase boundary), resume (from the last checkpoint) or cancel."""
     engine = await _owned_engine(request, svc, who, session_id)
-    action = {"pause": engine.pause, "resume": engine.resume, "cancel": engine.cancel}[command]
-    return job_json(await anyio.to_thread.run_sync(action, who.user_id, session_id, job_id))
+    return job_json(
+        await anyio.to_thread.run_sync(engine.control, who.user_id, session_id, job_id, command)
+    )
 
 
 @router.get("/{session_id}/checkpoints")

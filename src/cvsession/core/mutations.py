@@ -286,9 +286,7 @@ def apply_mutation(
     The inputs are not modified. A `DomainError` means the mutation is refused as a whole
     (a permanent error: the caller still advances the client's lastMutationID).
     """
-    handler = _HANDLERS.get(mut.name)
-    if handler is None:
-        raise InvalidInput(f"unknown mutation {mut.name!r}", known=handler_names())
+    run = handler(mut.name)
     if mut.base_version is not None and mut.base_version > version:
         raise InvalidInput(
             f"baseVersion {mut.base_version} is ahead of the session's version {version}"
@@ -301,7 +299,7 @@ def apply_mutation(
         now=now,
         extra=extra,
     )
-    handler(ctx, mut.args)
+    run(ctx, mut.args)
     changed = bool(ctx.ops or ctx.conflicts or ctx.effects)
     if changed:
         ctx.write("/lastActiveAt", iso(now))

@@ -40,7 +40,13 @@ from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from cvsession import __version__
 from cvsession.core.errors import InvalidInput
 from cvsession.jobs import pipeline
-from cvsession.jobs.records import JobFinished, JobRecords, finished_error, is_final
+from cvsession.jobs.records import (
+    JobFinished,
+    JobRecords,
+    complete,
+    finished_error,
+    is_final,
+)
 from cvsession.processing import llm
 from cvsession.service.sessions import SessionService
 from cvsession.service.uploads import UploadService
@@ -172,9 +178,10 @@ class JobEngine:
     def _prepare_sqlite(self) -> None:
         """Put DBOS's SQLite file in WAL mode (it persists in the file) before DBOS opens it.
 
-        DBOS leaves SQLite in its default rollback-journal mode, where every step's commit
-        creates, syncs and deletes a journal; WAL with synchronous=FULL keeps the same
-        durability at a fraction of the cost and lets readers run beside the writer.
+        DBOS leaves SQLite in its default rollback-journal mode, where a writer blocks every
+        reader; several processes share this file (servers and workers), and WAL with
+        synchronous=FULL lets them read beside the writer with the same durability. (It did
+        not measurably change the cost of a step: ~0.8 ms either way.)
         """
         if not self.database_url.startswith("sqlite:///"):
             return
@@ -413,9 +420,13 @@ class JobEngine:
         self._dispatch_dependants(job_id)
         return job
 
+    def control(self, user_id: str, session_id: str, job_id: str, command: str) -> JobRow:
+        """`pause`, `resume` or `cancel` one job."""
+        action = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}[command]
+        return action(user_id, session_id, job_id)
+
     def control_session(self, user_id: str, session_id: str, command: str) -> list[JobRow]:
         """Pause, resume or cancel every unfinished job of the session."""
-        action = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}[command]
         changed = []
         jobs = self.records.list_jobs(user_id, session_id, limit=500, unfinished=True)
         if command != "resume":
@@ -426,7 +437,7 @@ class JobEngine:
             if is_final(job) or (command == "resume" and job.status != "paused"):
                 continue
             try:
-                changed.append(action(user_id, session_id, job.id))
+                changed.append(self.control(user_id, session_id, job.id, command))
             except JobFinished:
                 continue  # it ended meanwhile (finished, or cancelled with a dependency)
         return changed
@@ -503,28 +514,15 @@ class JobEngine:
                 reason = str(status.error)[:300]
                 error = {"code": "engine_error", "retryable": False,
                          "message": f"the job stopped unexpectedly ({reason})"}  # fmt: skip
-                self.records.change(job.id, partial(_fail, error=error, now=self.sessions.clock()))
+                done = partial(complete, result=None, error=error, now=self.sessions.clock())
+                self.records.change(job.id, done)
                 self._dispatch_dependants(job.id)
             elif state == "SUCCESS" and status is not None:
                 # The last phase records the outcome; if that was lost, its output says it.
-                done = partial(_succeed, result=status.output, now=self.sessions.clock())
+                done = partial(complete, result=status.output, error=None,
+                               now=self.sessions.clock())  # fmt: skip
                 self.records.change(job.id, done)
                 self._dispatch_dependants(job.id)
-
-
-def _fail(job: JobRow, error: dict[str, Any], now: datetime) -> JobRow | None:
-    if is_final(job):
-        return None
-    job.status, job.error, job.completed_at, job.control = "failed", error, now, ""
-    return job
-
-
-def _succeed(job: JobRow, result: Any, now: datetime) -> JobRow | None:
-    if is_final(job):
-        return None
-    job.status, job.result, job.completed_at, job.control = "completed", result, now, ""
-    job.progress = 100
-    return job
 
 
 def _forget_worker(worker: WorkerRow) -> Callable[[Txn], bool]:

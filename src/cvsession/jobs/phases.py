@@ -104,37 +104,35 @@ def _parse(rt: Runtime, job: JobRow, attempt: int, text: str) -> PhaseResult:
     return PhaseResult({"cv": cv}, summary, fallback, [mutation])
 
 
-def _target(rt: Runtime, job: JobRow) -> dict[str, Any]:
-    target = _document(rt, job).get("target") or {}
+def _target(doc: dict[str, Any]) -> dict[str, Any]:
+    target = doc.get("target") or {}
     return target if isinstance(target, dict) else {}
 
 
-def _analyse(rt: Runtime, job: JobRow, cv: dict[str, Any]) -> PhaseResult:
-    target = _target(rt, job)
-    result = analyse.analyse(
+def _analysis(cv: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """ATS keywords, suggestions and PII of `cv` against the session's target."""
+    return analyse.analyse(
         cv,
         target_role=str(target.get("role") or ""),
         job_description=str(target.get("jobDescription") or ""),
     )
+
+
+def _analyse(rt: Runtime, job: JobRow, cv: dict[str, Any]) -> PhaseResult:
+    result = _analysis(cv, _target(_document(rt, job)))
     return PhaseResult({"analysis": result}, result)
 
 
-def _current_cv(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def _current_cv(doc: dict[str, Any], inputs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The CV and analysis to generate from: this job's earlier phases, or the session's."""
     if "parse" in inputs:
         return inputs["parse"]["cv"], inputs["analyse"]["analysis"]
-    doc = _document(rt, job)
     cv = doc.get("cv")
     if not isinstance(cv, dict):
         raise InvalidInput("the session has no parsed CV yet: process an upload first")
     analysis = (doc["processing"]["checkpoints"].get("analyse") or {}).get("partialResult")
     if not isinstance(analysis, dict):
-        target = doc.get("target") or {}
-        analysis = analyse.analyse(
-            cv,
-            target_role=str(target.get("role") or ""),
-            job_description=str(target.get("jobDescription") or ""),
-        )
+        analysis = _analysis(cv, _target(doc))
     return cv, analysis
 
 
@@ -167,9 +165,9 @@ def _primary_colour(doc: dict[str, Any], job: JobRow) -> str:
 
 
 def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
-    cv, analysis = _current_cv(rt, job, inputs)
     doc = _document(rt, job)
-    target = _target(rt, job)
+    cv, analysis = _current_cv(doc, inputs)
+    target = _target(doc)
     artifacts: dict[str, dict[str, Any]] = {}
     summaries: dict[str, Any] = {}
     wanted = _wanted_features(doc, job)

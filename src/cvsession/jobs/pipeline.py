@@ -27,7 +27,7 @@ from cvsession.core import catalogue, model
 from cvsession.core.errors import DomainError
 from cvsession.core.mutations import Mutation
 from cvsession.jobs import phases
-from cvsession.jobs.records import JobRecords
+from cvsession.jobs.records import JobRecords, complete, is_final
 from cvsession.service.sessions import SessionService
 from cvsession.service.uploads import UploadService
 from cvsession.store import JobRow, Txn
@@ -125,22 +125,6 @@ def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
     return rt().records.change(job_id, fn, cp, known=job), attempt
 
 
-def _complete(job: JobRow, result: Any, error: dict[str, Any] | None, now: Any) -> JobRow | None:
-    """The job with its outcome recorded; None if it already ended (a cancel won the race).
-
-    A job paused during its last phase ends too: there is no phase boundary left to stop at.
-    """
-    if job.status in ("completed", "failed", "cancelled"):
-        return None
-    job.status = "failed" if error is not None else "completed"
-    job.error = error
-    job.result = result
-    job.progress = 100 if error is None else job.progress
-    job.completed_at = now
-    job.control = ""
-    return job
-
-
 def end_phase(
     job: JobRow, phase: str, attempt: int, result: phases.PhaseResult, *, last: bool
 ) -> None:
@@ -154,7 +138,7 @@ def end_phase(
     def fn(job: JobRow) -> JobRow:
         job.progress = max(job.progress, _progress(job, phase, 1))
         if last:
-            return _complete(job, outcome, None, now) or job
+            return complete(job, outcome, None, now) or job
         return job
 
     cp = checkpoint(
@@ -211,7 +195,7 @@ def phase_step(
 @DBOS.step(name="cvsession.retry")
 def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
     def fn(job: JobRow) -> JobRow | None:
-        if job.status in ("completed", "failed", "cancelled"):
+        if is_final(job):
             return None  # keep the reason it ended (a cancel's own error)
         job.retry_count = max(job.retry_count, attempt)
         job.error = error
@@ -223,7 +207,7 @@ def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
 def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
     """Record the outcome and start the dependants that were waiting for it."""
     now = rt().records.clock()
-    rt().records.change(job_id, lambda job: _complete(job, result, error, now))
+    rt().records.change(job_id, lambda job: complete(job, result, error, now))
     rt().on_finished(job_id)
 
 

@@ -286,5 +286,24 @@ def is_final(job: JobRow) -> bool:
     return job.status in FINAL_JOB_STATUSES
 
 
+def complete(
+    job: JobRow, result: Any, error: dict[str, Any] | None, now: datetime
+) -> JobRow | None:
+    """The job with its outcome recorded (failed with `error`, else completed with `result`);
+    None if it already ended (a cancel won the race).
+
+    A job paused during its last phase ends too: there is no phase boundary left to stop at.
+    """
+    if is_final(job):
+        return None
+    job.status = "failed" if error is not None else "completed"
+    job.error = error
+    job.result = result
+    job.progress = 100 if error is None else job.progress
+    job.completed_at = now
+    job.control = ""
+    return job
+
+
 def finished_error(job: JobRow) -> JobFinished:
     return JobFinished(f"the job is already {job.status}", job_id=job.id, status=job.status)

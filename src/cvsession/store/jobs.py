@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from cvsession.store.codec import (
     dump_json,
@@ -148,6 +148,8 @@ class JobsTxn:
     """The job half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
 
     # Provided by SQLTxn.
+    for_update_clause: ClassVar[str] = ""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         raise NotImplementedError
 
@@ -170,7 +172,7 @@ class JobsTxn:
             )
 
     def get_job(self, job_id: str, *, for_update: bool = False) -> JobRow | None:
-        lock = getattr(self, "for_update_clause", "") if for_update else ""
+        lock = self.for_update_clause if for_update else ""
         rows = self.fetchall(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?{lock}", [job_id])
         if not rows:
             return None
