@@ -101,6 +101,20 @@ def test_log_since_is_ascending_exclusive_and_limited(seeded: Store, rows: Rows)
         assert [] == txn.log_since("other", 0)
 
 
+def test_client_versions_are_the_clients_own_versions_after_a_base(
+    seeded: Store, rows: Rows
+) -> None:
+    """client_versions lists the versions above `after` that one client produced."""
+    with seeded.transaction() as txn:
+        for version, client in ((1, "a"), (2, "b"), (3, "a"), (4, "a"), (5, "b")):
+            txn.append_log(rows.log(version=version, client_id=client))
+    with seeded.read() as txn:
+        assert frozenset({3, 4}) == txn.client_versions("s1", "a", 1)
+        assert frozenset({5}) == txn.client_versions("s1", "b", 2)
+        assert frozenset() == txn.client_versions("s1", "zz", 0)
+        assert frozenset() == txn.client_versions("other", "a", 0)
+
+
 def test_log_min_version_follows_truncation(seeded: Store, rows: Rows) -> None:
     """log_min_version is None for an empty log and the oldest kept version after compaction."""
     with seeded.transaction() as txn:

@@ -110,6 +110,24 @@ def test_stale_edits_merge_or_conflict(mine: Any, theirs: Any, same_field: bool)
         assert theirs == fields["a"]["value"]
 
 
+def test_a_clients_own_earlier_edits_do_not_make_its_later_edit_stale() -> None:
+    """Two queued edits of one field from the same base: the versions the client itself
+    produced are not "someone else's change", so the second lands; another writer still
+    conflicts."""
+    first = run(fresh(), {}, "form.setField", {"form": "f", "field": "a", "value": "x"}, 0)
+    later = Mutation("c", 2, "form.setField", {"form": "f", "field": "a", "value": "xy"}, 0)
+    own = apply_mutation(
+        first.document, first.field_versions, first.version, later, NOW,
+        own_versions=frozenset({first.version}),
+    )  # fmt: skip
+    assert ([], "xy") == (own.conflicts, own.document["forms"]["f"]["fields"]["a"]["value"])
+    foreign = apply_mutation(
+        first.document, first.field_versions, first.version, later, NOW,
+        own_versions=frozenset({first.version + 5}),
+    )  # fmt: skip
+    assert [("xy", "x")] == [(c.yours, c.theirs) for c in foreign.conflicts]
+
+
 def test_trivial_fields_are_last_writer_wins() -> None:
     """UI state written from a stale base overwrites without a conflict."""
     first = run(fresh(), {}, "ui.set", {"values": {"scroll": 10}})

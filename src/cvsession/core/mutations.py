@@ -104,11 +104,15 @@ class MutationContext:
         base_version: int | None,
         now: datetime,
         extra: dict[str, Any] | None = None,
+        own_versions: frozenset[int] = frozenset(),
     ) -> None:
         self.doc = document
         self.field_versions = field_versions
         self.version = version  # the version this mutation will produce
         self.base_version = base_version
+        # Versions after base_version written by this mutation's own client: it made those
+        # changes itself (its earlier mutations), so they cannot make this one stale.
+        self.own_versions = own_versions
         self.now = now
         self.extra = extra or {}
         self.ops: list[dict[str, Any]] = []
@@ -161,21 +165,27 @@ class MutationContext:
         self.effects.append({"kind": kind, **data})
 
     def stale(self, ptr: str) -> bool:
-        """Return whether `ptr`, an ancestor or a descendant changed after the base version."""
+        """Return whether another client changed `ptr`, an ancestor or a descendant after the
+        base version (this client's own earlier mutations do not count)."""
         if self.base_version is None:
             return False
         base = self.base_version
+        own = self.own_versions
+
+        def newer(v: int) -> bool:
+            return v > base and v not in own
+
         fv = self.field_versions
-        if fv.get("", -1) > base or fv.get(ptr, -1) > base:
+        if newer(fv.get("", -1)) or newer(fv.get(ptr, -1)):
             return True
         end = 0
         while (end := ptr.find("/", end + 1)) != -1:
-            if fv.get(ptr[:end], -1) > base:
+            if newer(fv.get(ptr[:end], -1)):
                 return True
         if not isinstance(self.get_pointer(ptr, None), dict | list):
             return False  # a scalar has no descendants that could have changed
         prefix = ptr + "/"
-        return any(v > base and k.startswith(prefix) for k, v in fv.items())
+        return any(newer(v) and k.startswith(prefix) for k, v in fv.items())
 
     def write(
         self, ptr: str, value: Any, *, checked: bool = False, tokens: list[str] | None = None
@@ -280,6 +290,7 @@ def apply_mutation(
     now: datetime,
     *,
     extra: dict[str, Any] | None = None,
+    own_versions: frozenset[int] = frozenset(),
 ) -> MutationResult:
     """Apply one mutation to a session at `version`; the result is at version + 1.
 
@@ -298,6 +309,7 @@ def apply_mutation(
         base_version=mut.base_version,
         now=now,
         extra=extra,
+        own_versions=own_versions,
     )
     run(ctx, mut.args)
     changed = bool(ctx.ops or ctx.conflicts or ctx.effects)

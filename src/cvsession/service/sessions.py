@@ -452,9 +452,13 @@ class SessionService:
                 raise InvalidInput(f"unknown mutation {mut.name!r}")
             row = current or self._load_txn(txn, user_id, session_id)
             extra = self._extra_txn(txn, session_id, mut)
+            own: frozenset[int] = frozenset()
+            if mut.client_id and mut.base_version is not None and mut.base_version < row.version:
+                own = txn.client_versions(session_id, mut.client_id, mut.base_version)
             result = handlers.apply_mutation(
-                row.document, row.field_versions, row.version, mut, now, extra=extra
-            )
+                row.document, row.field_versions, row.version, mut, now, extra=extra,
+                own_versions=own,
+            )  # fmt: skip
         except DomainError as exc:
             # A permanent error still consumes the id, or the client would retry forever.
             return Outcome(

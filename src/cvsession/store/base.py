@@ -197,6 +197,9 @@ class Txn(Protocol):
     def log_since(self, session_id: str, version: int, limit: int = 1000) -> list[LogEntry]:
         """Entries with version > `version`, ascending, at most `limit`."""
 
+    def client_versions(self, session_id: str, client_id: str, after: int) -> frozenset[int]:
+        """Versions > `after` that `client_id`'s mutations produced (compacted ones are absent)."""
+
     def log_min_version(self, session_id: str) -> int | None:
         """Oldest version still in the log (after compaction), None if the log is empty."""
 

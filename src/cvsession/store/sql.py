@@ -415,6 +415,13 @@ class SQLTxn(JobsTxn):
         )
         return [log_from(r) for r in self.fetchall(sql, [session_id, version, max(0, limit)])]
 
+    def client_versions(self, session_id: str, client_id: str, after: int) -> frozenset[int]:
+        sql = (
+            "SELECT version FROM mutation_log WHERE session_id = ? AND version > ? "
+            "AND client_id = ?"
+        )
+        return frozenset(int(r[0]) for r in self.fetchall(sql, [session_id, after, client_id]))
+
     def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
         ids = list(dict.fromkeys(session_ids))[:1000]
         if not ids:
