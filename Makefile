@@ -5,10 +5,15 @@ run:
 	@./scripts/bootstrap
 	.venv/bin/cvsession serve
 
+# Three stages, each failing the target: the Python suite, the browser library's node tests,
+# and the browser tests (a pytest process of their own, see pyproject.toml).
 test:
 	@./scripts/bootstrap
 	@./scripts/services
+	@./scripts/browser
 	CVSESSION_REQUIRE_SERVICES=1 .venv/bin/python -m pytest
+	node --test tests/js/
+	CVSESSION_REQUIRE_SERVICES=1 .venv/bin/python -m pytest tests/e2e
 
 lint:
 	@./scripts/bootstrap

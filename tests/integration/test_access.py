@@ -79,6 +79,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/sessions/{session_id}/versions"): {},
     ("GET", "/api/sessions/{session_id}/versions/{version}"): {},
     ("POST", "/api/sessions/{session_id}/restore"): {"json": {"version": 0}},
+    ("GET", "/api/sessions/{session_id}/analysis"): {},
+    ("POST", "/api/sessions/{session_id}/analysis/keywords"): {"json": {"jobDescription": "x"}},
 }
 PATH_VALUES = {
     "step": "upload",

@@ -176,3 +176,48 @@ def test_deleting_a_session_stops_its_jobs(jobs_client: TestClient) -> None:
     other = alice.new_session()["id"]
     again = alice.post(f"/api/sessions/{other}/uploads/{_upload(alice, other)}/process").json()
     assert "completed" == _wait(alice, other, again["jobId"])["status"]
+
+
+PASTED_CV = """Jane Roe
+Senior Software Engineer
+jane.roe@example.com | +44 20 7946 0958 | London, UK
+
+Summary
+Backend engineer with eight years of Python and PostgreSQL experience.
+
+Experience
+Senior Software Engineer, Acme Ltd
+Jan 2020 - Present
+- Led the migration of the billing platform to Kubernetes.
+
+Skills
+Python, PostgreSQL, Kubernetes, FastAPI
+"""
+
+
+def test_pasted_text_goes_through_the_pipeline(jobs_client: TestClient) -> None:
+    """A pasted CV (a text upload) is extracted as text and parsed, analysed and generated
+    like a PDF."""
+    alice = new_user(jobs_client)
+    sid = alice.new_session()["id"]
+    created = alice.post(
+        f"/api/sessions/{sid}/uploads",
+        params={"filename": "pasted.txt"},
+        content=PASTED_CV.encode(),
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
+    assert ("text", 201) == (created.json().get("kind"), created.status_code), created.text
+    started = alice.post(f"/api/sessions/{sid}/uploads/{created.json()['id']}/process", json={})
+    job = _wait(alice, sid, started.json()["jobId"])
+    assert ("completed", None) == (job["status"], job.get("error"))
+    checkpoints = alice.get(f"/api/sessions/{sid}/checkpoints").json()["checkpoints"]
+    assert ("text", "ok") == (
+        checkpoints["extract"]["partialResult"]["kind"],
+        checkpoints["extract"]["partialResult"]["quality"],
+    )
+    doc = alice.get(f"/api/sessions/{sid}").json()
+    assert ("Jane Roe", "jane.roe@example.com") == (
+        doc["cv"]["basics"]["name"],
+        doc["cv"]["basics"]["email"],
+    )
+    assert "Jane Roe" in alice.get(f"/api/sessions/{sid}/download/html").text

@@ -1,4 +1,5 @@
-"""CV uploads over HTTP: content checks, limits, ownership, deletion with the session."""
+"""CV uploads over HTTP: content checks, limits, ownership, deletion with the session; pasted
+text as a third kind."""
 
 from __future__ import annotations
 
@@ -89,3 +90,37 @@ def test_files_are_deleted_with_the_session(
     assert 1 == len(list(folder.iterdir()))
     assert 204 == alice.delete(f"/api/sessions/{sid}").status_code
     assert [] == list(folder.iterdir())
+
+
+PASTED_CV = "Jane Roe\njane@example.com\n\nExperience\nEngineer at Acme — 2020 to 2024\n"
+
+
+def test_pasted_text_round_trip(alice: User) -> None:
+    """Pasted UTF-8 text (sent as text/plain) is stored as kind text and downloads as text."""
+    sid = alice.new_session()["id"]
+    data = PASTED_CV.encode()
+    created = _post(alice, sid, data, filename="pasted.txt", content_type="text/plain")
+    assert 201 == created.status_code, created.text  # type: ignore[attr-defined]
+    body = created.json()  # type: ignore[attr-defined]
+    assert ("text", len(data)) == (body["kind"], body["size"])
+    download = alice.get(f"/api/sessions/{sid}/uploads/{body['id']}")
+    assert (data, "text/plain; charset=utf-8") == (
+        download.content,
+        download.headers["content-type"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        pytest.param(b"Jane Roe\n\0\0\x01\x02\xff", 415, "unsupported_file", id="binary-junk"),
+        pytest.param("Zoë Ünal\n".encode("latin-1"), 415, "unsupported_file", id="latin-1"),
+        pytest.param(b"Jane Roe, engineer. " * 11_000, 413, "limit_exceeded", id="over-200-KiB"),
+    ],
+)
+def test_bad_pasted_text_is_refused(alice: User, data: bytes, status: int, code: str) -> None:
+    """Binary junk and non-UTF-8 text are 415, text over 200 KiB is 413; nothing is stored."""
+    sid = alice.new_session()["id"]
+    refused = _post(alice, sid, data, filename="pasted.txt", content_type="text/plain")
+    assert (status, code) == (refused.status_code, refused.json()["code"])  # type: ignore[attr-defined]
+    assert [] == alice.get(f"/api/sessions/{sid}/uploads").json()["uploads"]

@@ -1,4 +1,4 @@
-"""The ASGI application: REST API (and later WebSocket and the web app) on FastAPI."""
+"""The ASGI application on FastAPI: REST API, sync WebSocket and the web app."""
 
 from __future__ import annotations
 
@@ -167,9 +167,13 @@ def create_app(
         routes_sessions,
         routes_sync,
         routes_uploads,
+        routes_web,
         ws,
     )
 
+    app.state.web = routes_web.WebAssets()
+    # First: its "/" (JSON for API clients, the web app for a browser) must win over any other.
+    app.include_router(routes_web.router)
     app.include_router(routes_identity.router)
     app.include_router(routes_sessions.router)
     app.include_router(routes_sync.router)

@@ -45,6 +45,7 @@ async def get_catalogue() -> dict[str, Any]:
                 "id": s.id,
                 "title": s.title,
                 "substeps": list(s.substeps),
+                "substepTitles": {sub: catalogue.substep_title(sub) for sub in s.substeps},
                 "requires": list(s.requires),
                 "estimatedMinutes": s.estimated_minutes,
                 "skippable": s.skippable,
@@ -137,20 +138,3 @@ async def redeem_pairing(
         auth.set_cookie(request, response, cred.token)
         return {"userId": cred.user_id}
     return {"userId": cred.user_id, "token": cred.token, "tokenType": "bearer"}
-
-
-@router.get("/", tags=["meta"])
-async def root() -> dict[str, Any]:
-    """What this server is and where to start."""
-    return {
-        "name": "cvsession",
-        "version": __version__,
-        "description": "Durable, resumable sessions for a nine-step CV-building workflow.",
-        "links": {
-            "openapi": "/openapi.json",
-            "docs": "/docs",
-            "health": "/healthz",
-            "catalogue": "/api/catalogue",
-            "identity": "/api/identity",
-        },
-    }

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from cvsession.api.app import CallerDep, Svc
 from cvsession.core import navigation, progress
 from cvsession.core.errors import InvalidInput, NotFound
+from cvsession.processing import analyse
 from cvsession.service.sessions import Outcome
 from cvsession.store.base import ORDER_FIELDS, RESUMABLE_STATUSES, SessionQuery, SessionRow
 
@@ -455,3 +456,32 @@ async def set_validation(
     return await run_command(
         svc, who, session_id, "validation.set", {"key": key, **body.model_dump()}
     )
+
+
+# analysis of the current CV ----------------------------------------------------------------------
+class KeywordsIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    jobDescription: str = Field(default="", max_length=20_000)
+    role: str | None = Field(default=None, max_length=200)
+
+
+@router.get("/{session_id}/analysis")
+async def analysis(session_id: str, svc: Svc, who: CallerDep) -> JSONObject:
+    """ATS keywords, suggestions and PII of the session's CV as it is now (edits included)."""
+    row = await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
+    doc = row.document
+    target = doc.get("target") or {}
+    return analyse.analyse(
+        doc.get("cv") or {},
+        target_role=target.get("role", ""),
+        job_description=target.get("jobDescription", ""),
+    )
+
+
+@router.post("/{session_id}/analysis/keywords")
+async def keywords(session_id: str, body: KeywordsIn, svc: Svc, who: CallerDep) -> JSONObject:
+    """The job description's keywords found in and missing from the session's CV, and a score."""
+    row = await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
+    doc = row.document
+    role = body.role if body.role is not None else (doc.get("target") or {}).get("role", "")
+    return analyse.ats(doc.get("cv") or {}, target_role=role, job_description=body.jobDescription)

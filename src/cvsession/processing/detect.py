@@ -1,5 +1,6 @@
 """Upload checks: what a file is (by content only) and whether a DOCX is safe to open.
 
+Three kinds are accepted: PDF, DOCX, and plain UTF-8 text (a CV pasted into the browser).
 Nothing here trusts the client's file name or Content-Type. `check_docx` runs before any
 OOXML parser sees the bytes, so a zip bomb or an external-entity attack never reaches one.
 """
@@ -16,18 +17,23 @@ __all__ = [
     "MAX_DOCX_ENTRIES",
     "MAX_DOCX_RATIO",
     "MAX_DOCX_UNCOMPRESSED_BYTES",
+    "MAX_TEXT_BYTES",
     "MAX_UPLOAD_BYTES",
     "HostileFile",
     "Kind",
     "UnsupportedFile",
     "check_docx",
+    "decode_text",
     "detect_kind",
 ]
 
-Kind = Literal["pdf", "docx"]
+Kind = Literal["pdf", "docx", "text"]
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """Largest upload accepted; the HTTP layer enforces it while streaming (413)."""
+
+MAX_TEXT_BYTES = 200 * 1024
+"""Largest plain-text CV: a long CV is ~30 KiB of text; more is not a CV."""
 
 MAX_DOCX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_DOCX_ENTRIES = 1000
@@ -39,6 +45,9 @@ RATIO_FLOOR_BYTES = 1024 * 1024
 PDF_MAGIC = b"%PDF-"
 PDF_MAGIC_WINDOW = 1024  # the PDF spec tolerates leading junk before the header
 ZIP_MAGIC = b"PK\x03\x04"
+UTF8_BOM = b"\xef\xbb\xbf"
+# C0 controls other than tab, LF, VT, FF, CR (and DEL) mark binary data, not typed text.
+_BINARY_CONTROLS = bytes(c for c in range(32) if c not in b"\t\n\x0b\x0c\r") + b"\x7f"
 DOCX_REQUIRED_PARTS = ("[Content_Types].xml", "word/document.xml")
 
 _CHUNK = 64 * 1024
@@ -48,7 +57,7 @@ _OVERLAP = max(len(m) for m in _DOCTYPE_MARKERS)
 
 
 class UnsupportedFile(DomainError):
-    """The bytes are neither a PDF nor a DOCX."""
+    """The bytes are neither a PDF, a DOCX, nor plain UTF-8 text."""
 
     code = "unsupported_file"
     status = 415
@@ -64,8 +73,10 @@ class HostileFile(DomainError):
 def detect_kind(data: bytes) -> Kind:
     """Return what `data` is, judged by content alone.
 
-    Raises `UnsupportedFile` for anything but a PDF or a DOCX (an empty file, an executable,
-    a plain ZIP, a legacy .doc) and `LimitExceeded` above `MAX_UPLOAD_BYTES`.
+    Text is recognised last, and only when the bytes are valid UTF-8 without NUL or other
+    binary control bytes and hold something besides whitespace. Raises `UnsupportedFile` for
+    anything else (an empty file, an executable, a plain ZIP, a legacy .doc, text in another
+    encoding) and `LimitExceeded` above `MAX_UPLOAD_BYTES`, or above `MAX_TEXT_BYTES` for text.
     """
     if not data:
         raise UnsupportedFile("The file is empty.")
@@ -80,7 +91,32 @@ def detect_kind(data: bytes) -> Kind:
         raise UnsupportedFile("The file is a ZIP archive but not a Word (.docx) document.")
     if PDF_MAGIC in data[:PDF_MAGIC_WINDOW]:
         return "pdf"
-    raise UnsupportedFile("Only PDF and Word (.docx) files are supported.")
+    if _is_text(data):
+        if len(data) > MAX_TEXT_BYTES:
+            raise LimitExceeded(
+                f"The text is larger than {MAX_TEXT_BYTES // 1024} KiB; paste only the CV.",
+                limit=MAX_TEXT_BYTES,
+            )
+        if decode_text(data).strip():
+            return "text"
+        raise UnsupportedFile("The text is empty.")
+    raise UnsupportedFile("Only PDF, Word (.docx) and plain text (UTF-8) files are supported.")
+
+
+def _is_text(data: bytes) -> bool:
+    # translate() with a delete table is a C loop: cheap even for 10 MiB of junk.
+    if len(data.translate(None, _BINARY_CONTROLS)) != len(data):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a `text` upload, without a leading byte order mark."""
+    return data.removeprefix(UTF8_BOM).decode("utf-8")
 
 
 def _has_docx_parts(data: bytes) -> bool:

@@ -1,6 +1,7 @@
 """Text extraction from an uploaded CV, sandboxed in a resource-limited child process.
 
-pypdf and python-docx run in `python -m cvsession.processing._extract_worker`, capped in
+Plain text (a pasted CV) needs no parser: it is decoded and normalised in process. pypdf and
+python-docx run in `python -m cvsession.processing._extract_worker`, capped in
 address space (RLIMIT_AS), CPU time (RLIMIT_CPU) and wall-clock time (killed on expiry), so a
 hostile or broken file costs at most one child; the calling process never parses the bytes.
 """
@@ -18,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cvsession.core.errors import DomainError
-from cvsession.processing.detect import Kind, check_docx, detect_kind
+from cvsession.processing.detect import Kind, check_docx, decode_text, detect_kind
 
 __all__ = ["ExtractedText", "ExtractionFailed", "Quality", "extract_text", "normalise"]
 
 Quality = Literal["ok", "low"]
 
 LOW_QUALITY_WARNING = "no usable text layer (scanned?)"
+LOW_QUALITY_TEXT_WARNING = "too little text for a CV"
 MIN_CHARS_PER_PAGE = 50  # letters and digits; a real CV page has hundreds
 MAX_GARBAGE_SHARE = 0.3
 PAGE_SEPARATOR = "\n\n"
@@ -44,7 +46,7 @@ class ExtractionFailed(DomainError):
 
 @dataclass(frozen=True)
 class ExtractedText:
-    """Normalised text of a CV. `pages` is 1 for a DOCX, which has no fixed pagination."""
+    """Normalised text of a CV. `pages` is 1 for a DOCX or text, which have no pagination."""
 
     kind: Kind
     text: str
@@ -56,20 +58,24 @@ class ExtractedText:
 def extract_text(data: bytes, *, timeout: float = 20, memory_mb: int = 512) -> ExtractedText:
     """Check `data` and return its text, extracted in a child capped by the given limits.
 
-    Raises `UnsupportedFile` (not a PDF/DOCX), `LimitExceeded` (too large), `HostileFile`
+    Raises `UnsupportedFile` (not a PDF/DOCX/text), `LimitExceeded` (too large), `HostileFile`
     (zip bomb, DOCTYPE) before starting the child, and `ExtractionFailed` when the child
     times out, runs out of memory or CPU, crashes, or finds the file damaged. A PDF without a
     usable text layer is not an error: it comes back with `quality="low"` and a warning.
+    Text is returned without starting a child (decoding UTF-8 cannot hurt the caller).
     """
     kind = detect_kind(data)
     if kind == "docx":
         check_docx(data)
-    raw = _run_worker(kind, data, timeout=timeout, memory_mb=memory_mb)
-    pages = [str(page) for page in raw["pages"]]
-    warnings = [str(w) for w in raw.get("warnings", [])]
+    if kind == "text":
+        pages, warnings = [decode_text(data)], []
+    else:
+        raw = _run_worker(kind, data, timeout=timeout, memory_mb=memory_mb)
+        pages = [str(page) for page in raw["pages"]]
+        warnings = [str(w) for w in raw.get("warnings", [])]
     quality = _judge(pages)
     if quality == "low":
-        warnings.append(LOW_QUALITY_WARNING)
+        warnings.append(LOW_QUALITY_TEXT_WARNING if kind == "text" else LOW_QUALITY_WARNING)
     text = PAGE_SEPARATOR.join(normalise(page) for page in pages).strip("\n")
     return ExtractedText(kind, text, len(pages), quality, warnings)
 

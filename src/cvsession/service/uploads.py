@@ -26,6 +26,7 @@ from cvsession.store.uploads import UploadRow
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text": "text/plain; charset=utf-8",
 }
 MAX_FILENAME = 255
 

@@ -242,6 +242,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "snapshots", _SQLITE_0002, _POSTGRES_0002),
     Migration(3, "uploads", uploads.migration_sql("sqlite"), uploads.migration_sql("postgres")),
     Migration(4, "jobs", jobs.migration_sql("sqlite"), jobs.migration_sql("postgres")),
+    Migration(
+        5,
+        "text-uploads",
+        uploads.text_kind_migration_sql("sqlite"),
+        uploads.text_kind_migration_sql("postgres"),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

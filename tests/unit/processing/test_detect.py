@@ -1,4 +1,4 @@
-"""Upload checks: content-based detection and DOCX zip-bomb / XXE refusal."""
+"""Upload checks: content-based detection (PDF, DOCX, text) and DOCX zip-bomb / XXE refusal."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from cvsession.core.errors import LimitExceeded
 from cvsession.processing.detect import (
+    MAX_TEXT_BYTES,
     MAX_UPLOAD_BYTES,
     HostileFile,
     UnsupportedFile,
@@ -143,3 +144,50 @@ def test_doctype_is_refused(encoding: str) -> None:
         caught.value.detail["reason"],
         caught.value.detail["part"],
     )
+
+
+CV_TEXT = "Jane Roe\njane@example.com\n\nExperience\nEngineer at Acme, 2020 to 2024\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(CV_TEXT.encode(), id="utf-8"),
+        pytest.param(b"\xef\xbb\xbf" + CV_TEXT.encode(), id="utf-8-with-bom"),
+        pytest.param(CV_TEXT.replace("\n", "\r\n").encode() + b"\x0c", id="crlf-and-form-feed"),
+        pytest.param("Zoë Ünal — Lebenslauf 🚀\n".encode(), id="non-ascii"),
+    ],
+)
+def test_utf8_text_is_recognised_as_text(data: bytes) -> None:
+    """Valid UTF-8 without binary control bytes is a pasted CV: kind text."""
+    assert "text" == detect_kind(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(CV_TEXT.encode() + b"\0", id="nul-byte"),
+        pytest.param(CV_TEXT.encode() + b"\x1b[31m", id="escape-control"),
+        pytest.param("Zoë Ünal\n".encode("latin-1"), id="latin-1"),
+        pytest.param(CV_TEXT.encode("utf-16"), id="utf-16"),
+        pytest.param(bytes(range(256)) * 4, id="binary-junk"),
+        pytest.param(b" \n\t\r\n", id="only-whitespace"),
+    ],
+)
+def test_binary_or_non_utf8_text_is_unsupported(data: bytes) -> None:
+    """Bytes that are not clean UTF-8 text (or hold no text) are refused as unsupported."""
+    with pytest.raises(UnsupportedFile):
+        detect_kind(data)
+
+
+def test_text_at_the_limit_is_accepted_and_above_it_refused() -> None:
+    """Text up to MAX_TEXT_BYTES is accepted; one byte more is limit_exceeded (413)."""
+    assert "text" == detect_kind(b"a" * MAX_TEXT_BYTES)
+    with pytest.raises(LimitExceeded) as caught:
+        detect_kind(b"a" * (MAX_TEXT_BYTES + 1))
+    assert (413, MAX_TEXT_BYTES) == (caught.value.status, caught.value.detail["limit"])
+
+
+def test_pdf_and_zip_magic_win_over_text() -> None:
+    """A file starting like a PDF is a PDF even when all of it is ASCII."""
+    assert "pdf" == detect_kind(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n")

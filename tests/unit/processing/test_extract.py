@@ -10,7 +10,12 @@ import pytest
 from pypdf import PdfWriter
 
 from cvsession.core.errors import DomainError
-from cvsession.processing.extract import ExtractionFailed, extract_text, normalise
+from cvsession.processing.extract import (
+    LOW_QUALITY_TEXT_WARNING,
+    ExtractionFailed,
+    extract_text,
+    normalise,
+)
 from tests.hostile import busy_pdf, make_pdf, xxe_docx, zip_bomb_docx
 
 RESUMES = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "resumes"
@@ -173,3 +178,48 @@ def test_docx_zip_bomb_is_refused() -> None:
         extract_text(zip_bomb_docx())
     assert "hostile_file" == caught.value.code
     assert_parent_healthy()
+
+
+def test_pasted_text_is_extracted_without_a_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text upload comes back normalised (BOM, CRLF, ligatures), one page, quality ok,
+    and no worker process is started."""
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("text must not start the extraction child")
+
+    monkeypatch.setattr("cvsession.processing.extract.subprocess.Popen", no_child)
+    pasted = (
+        "\ufeffJane Roe\r\njane@example.com\r\n\r\n\r\n\r\nExperience\r\n"
+        "Oﬃce   manager at Acme Corporation, London, 2019 to 2024\r\n"
+    )
+    result = extract_text(pasted.encode())
+    assert ("text", 1, "ok", []) == (result.kind, result.pages, result.quality, result.warnings)
+    expected = (
+        "Jane Roe\njane@example.com\n\nExperience\n"
+        "Office manager at Acme Corporation, London, 2019 to 2024"
+    )
+    assert expected == result.text
+
+
+def test_short_text_is_low_quality() -> None:
+    """A paste with almost no letters is low quality, like a scanned PDF."""
+    result = extract_text(b"- - -\n12\n")
+    assert ("text", "low", [LOW_QUALITY_TEXT_WARNING]) == (
+        result.kind,
+        result.quality,
+        result.warnings,
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(b"Jane Roe\n\0\0\0\x01\x02binary", "unsupported_file", id="nul-bytes"),
+        pytest.param(b"Jane Roe " * 30_000, "limit_exceeded", id="over-200-KiB"),
+    ],
+)
+def test_bad_text_is_refused_before_extraction(data: bytes, code: str) -> None:
+    """Binary junk and text over 200 KiB are refused with the upload errors."""
+    with pytest.raises(DomainError) as caught:
+        extract_text(data)
+    assert code == caught.value.code

@@ -1,0 +1,125 @@
+"""Deep links, back/forward and prerequisites in the browser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import become_guest, create_session
+from tests.servers import Server
+
+
+def _ready(page: Page) -> None:
+    page.wait_for_selector("html[data-ready='1']")
+
+
+def _push(context: BrowserContext, server: Server, sid: str, mutations: list[dict]) -> None:
+    body = {"clientID": f"setup-{sid}", "mutations": mutations}
+    response = context.request.post(
+        f"/api/sessions/{sid}/mutations", data=body, headers={"Origin": server.url}
+    )
+    assert 200 == response.status, response.text()
+
+
+def _through_analysis(context: BrowserContext, server: Server, sid: str) -> None:
+    """Upload, processing and analysis done, as if a CV had been processed."""
+    cv = {
+        "basics": {"name": "Grace Hopper", "summary": "Compilers."},
+        "skills": [{"name": "COBOL"}],
+    }
+    steps = ["upload", "processing", "analysis"]
+    mutations = [{"id": 1, "name": "cv.set", "args": {"cv": cv}}]
+    mutations += [
+        {"id": i + 2, "name": "step.complete", "args": {"step": s}} for i, s in enumerate(steps)
+    ]
+    _push(context, server, sid, mutations)
+
+
+@pytest.fixture
+def other_context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=server.url)
+    ctx.set_default_timeout(20_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def test_deep_link_restores_template_and_customisations_in_a_fresh_context(
+    context: BrowserContext, page: Page, server: Server, browser: Browser,
+    other_context: BrowserContext,
+) -> None:  # fmt: skip
+    """The same owner opening /templates/template-customize in a new browser profile sees the
+    chosen template with its colour, font and hidden section; another user gets not-found."""
+    become_guest(context, server)
+    sid = create_session(context, server)
+    _through_analysis(context, server, sid)
+    page.goto(f"/session/{sid}/templates/template-select")
+    _ready(page)
+    page.get_by_label("Creative").check()
+    page.get_by_label("Accent colour").first.fill("#117733")
+    page.get_by_role("checkbox", name="Hide Education").check()
+    expect(page.locator("#save-status [data-kind='saved']")).to_be_visible()
+
+    owner = browser.new_context(base_url=server.url)
+    try:
+        owner.add_cookies(context.cookies())
+        fresh = owner.new_page()
+        fresh.goto(f"/session/{sid}/templates/template-customize")
+        _ready(fresh)
+        expect(fresh.get_by_label("Creative")).to_be_checked()
+        expect(fresh.get_by_label("Accent colour").first).to_have_value("#117733")
+        expect(fresh.get_by_role("checkbox", name="Hide Education")).to_be_checked()
+        current = fresh.locator("[data-substep='template-customize']")
+        expect(current).to_have_class(re.compile(r"\bis-current\b"))
+    finally:
+        owner.close()
+
+    become_guest(other_context, server)
+    stranger = other_context.new_page()
+    response = stranger.goto(f"/session/{sid}/templates/template-customize")
+    assert response is not None and 404 == response.status
+    _ready(stranger)
+    expect(stranger.locator("[data-not-found]")).to_be_visible()
+    expect(stranger.get_by_text("Grace Hopper")).to_have_count(0)
+
+
+def test_back_and_forward_move_between_steps(
+    context: BrowserContext, page: Page, server: Server
+) -> None:
+    """Browser history moves between step pages without reloading the app."""
+    become_guest(context, server)
+    sid = create_session(context, server)
+    _through_analysis(context, server, sid)
+    page.goto(f"/session/{sid}/analysis")
+    _ready(page)
+    page.locator("#progress a[data-step='features']").click()
+    page.wait_for_selector("[data-page='features']")
+    page.locator("#progress a[data-step='templates']").click()
+    page.wait_for_selector("[data-page='templates']")
+    marker = page.evaluate("window.cvsessionApp !== undefined && (window.__marker = 1)")
+    page.go_back()
+    page.wait_for_selector("[data-page='features']")
+    page.go_back()
+    page.wait_for_selector("[data-page='analysis']")
+    page.go_forward()
+    page.wait_for_selector("[data-page='features']")
+    assert marker == page.evaluate("window.__marker")  # same document: no reload
+
+
+def test_locked_step_explains_its_prerequisites(
+    context: BrowserContext, page: Page, server: Server
+) -> None:
+    """A step whose prerequisites are missing says which, with links to them."""
+    become_guest(context, server)
+    sid = create_session(context, server)
+    page.goto(f"/session/{sid}/preview")
+    _ready(page)
+    locked = page.locator("[data-locked='preview']")
+    expect(locked).to_contain_text("Preview needs Analysis, Features and Templates")
+    expect(locked.get_by_role("link", name="Templates")).to_have_attribute(
+        "href", f"/session/{sid}/templates"
+    )
