@@ -123,3 +123,27 @@ def test_locked_step_explains_its_prerequisites(
     expect(locked.get_by_role("link", name="Templates")).to_have_attribute(
         "href", f"/session/{sid}/templates"
     )
+
+
+def test_returning_user_is_offered_where_to_continue(
+    context: BrowserContext, page: Page, server: Server
+) -> None:
+    """Coming back to /, the resume dialog names the recommended step with its reason, an
+    estimate and a confidence, lists the other resumable sessions, and Continue goes there."""
+    become_guest(context, server)
+    older = create_session(context, server, title="Older CV")
+    sid = create_session(context, server, title="Newest CV")
+    _through_analysis(context, server, sid)
+    page.goto("/")
+    _ready(page)
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Continue “Newest CV” at Features")
+    expect(dialog.locator(".resume-reason")).not_to_be_empty()
+    expect(dialog).to_contain_text("Time to finish: about")
+    expect(dialog).to_contain_text("Confidence:")
+    expect(dialog.locator(".resumable")).to_contain_text("Older CV")
+    dialog.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"**/session/{sid}/features**")
+    page.wait_for_selector("[data-page='features']")
+    assert older != sid

@@ -204,7 +204,7 @@ async function route(opts = {}) {
     if (r.kind === 'home') {
       app.route = r;
       document.title = 'Your CVs — cvsession';
-      await renderHome($('page'), { navigate, resumeDialog: $('resume-dialog'), showList: Boolean(r.list) });
+      await renderHome($('page'), { navigate, resumeDialog: $('resume-dialog'), showList: Boolean(r.list), catalogue: app.catalogue });
       return;
     }
     if (r.kind === 'new') {

@@ -71,6 +71,12 @@ export function renderProgress(nav, catalogue, state, route) {
       h('progress', { id: 'overall-bar', max: 100, value: pct }, `${pct}%`)),
     h('ol', { class: 'steps' }, items),
   );
+  // On a narrow screen the step list scrolls sideways: keep the current step in view.
+  const current = nav.querySelector('.step.is-current');
+  const list = nav.querySelector('.steps');
+  if (current && list && list.scrollWidth > list.clientWidth) {
+    list.scrollLeft = current.offsetLeft - (list.clientWidth - current.offsetWidth) / 2;
+  }
 }
 
 export function renderBreadcrumbs(nav, catalogue, state, route) {
@@ -149,7 +155,12 @@ export function renderConflicts(aside, session) {
 }
 
 /** The resume dialog: where to continue, why, how long, how sure, and the other sessions. */
-export async function openResumeDialog(dialog, sessions, onGo) {
+export async function openResumeDialog(dialog, sessions, onGo, catalogue = null) {
+  const where = (step, sub) => {
+    const def = catalogue?.stepsById?.[step];
+    const title = def?.title || step;
+    return sub ? `${title} › ${def?.substepTitles?.[sub] || sub}` : title;
+  };
   const first = sessions[0];
   let rec = null;
   if (first) {
@@ -163,7 +174,7 @@ export async function openResumeDialog(dialog, sessions, onGo) {
   const content = [h('h2', { id: 'resume-title' }, first ? 'Welcome back' : 'Your CVs')];
   if (first && rec) {
     content.push(
-      h('p', { class: 'resume-lead' }, `Continue “${first.title || 'Untitled CV'}”`, rec.step ? ` at ${rec.step}${rec.substep ? ` › ${rec.substep}` : ''}` : ''),
+      h('p', { class: 'resume-lead' }, `Continue “${first.title || 'Untitled CV'}”`, rec.step ? ` at ${where(rec.step, rec.substep)}` : ''),
       h('p', { class: 'resume-reason' }, rec.reason || ''),
       h('ul', { class: 'resume-facts' },
         rec.estimatedMinutes !== undefined ? h('li', {}, `Time to finish: ${minutes(rec.estimatedMinutes)}`) : null,
@@ -173,12 +184,12 @@ export async function openResumeDialog(dialog, sessions, onGo) {
     );
     if (rec.alternatives && rec.alternatives.length) {
       content.push(h('h3', {}, 'Or'), h('ul', { class: 'alternatives' }, rec.alternatives.map((alt) =>
-        h('li', {}, button(`${alt.step}${alt.substep ? ` › ${alt.substep}` : ''}`, go(alt.deepLink)), alt.reason ? ` — ${alt.reason}` : ''))));
+        h('li', {}, button(where(alt.step, alt.substep), go(alt.deepLink)), alt.reason ? ` — ${alt.reason}` : ''))));
     }
   }
   if (sessions.length > 1) {
     content.push(h('h3', {}, 'Other sessions you can resume'), h('ul', { class: 'resumable' }, sessions.slice(1, 10).map((s) =>
-      h('li', {}, button(s.title || 'Untitled CV', go(s.deepLink)), ` — ${s.currentStep}, ${s.progress}% done, ${when(s.lastActiveAt)}`))));
+      h('li', {}, button(s.title || 'Untitled CV', go(s.deepLink)), ` — ${where(s.currentStep)}, ${s.progress}% done, ${when(s.lastActiveAt)}`))));
   }
   content.push(h('div', { class: 'actions' }, button('Start a new CV', go('/new')), button('Close', () => dialog.close())));
   replace(dialog, h('div', { class: 'dialog-body' }, content));
