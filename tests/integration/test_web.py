@@ -315,3 +315,19 @@ def test_real_service_worker_has_the_build_placeholder() -> None:
     """The shipped sw.js names its cache after the stamped build."""
     source = (routes_web.WEB_DIR / "sw.js").read_text()
     assert routes_web.BUILD_PLACEHOLDER in source
+
+
+def test_shell_preloads_every_module_it_may_import(client: TestClient) -> None:
+    """index.html preloads every JavaScript module of the app and the vendored ones, so the
+    browser fetches them in parallel instead of one level of the import graph at a time."""
+    shell = client.get("/app/index.html").text
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', shell))
+    manifest = client.get("/app/manifest.json").json()
+    modules = {
+        f["url"]
+        for f in manifest["files"]
+        if f["url"].endswith((".js", ".mjs")) and f["url"] != "/app/app.js"
+    }
+    assert modules == preloaded
+    for url in preloaded:
+        assert 200 == client.get(url).status_code, url

@@ -41,17 +41,24 @@ function deviceLabel() {
   return label;
 }
 
+// The catalogue changes only with a deploy: use the cached copy at once (refreshed in the
+// background for next time) so a returning visit does not wait for it.
 async function loadCatalogue() {
   const key = 'cvsession:catalogue';
-  let cat;
+  const fetched = api.get('/api/catalogue').then((fresh) => {
+    localStorage.setItem(key, JSON.stringify(fresh));
+    return fresh;
+  });
+  let cat = null;
   try {
-    cat = await api.get('/api/catalogue');
-    localStorage.setItem(key, JSON.stringify(cat));
-  } catch (err) {
-    const cached = localStorage.getItem(key);
-    if (!cached) throw err;
-    cat = JSON.parse(cached);
-  }
+    cat = JSON.parse(localStorage.getItem(key) || 'null');
+  } catch { /* a corrupt copy is replaced by the fetched one */ }
+  if (cat && Array.isArray(cat.steps)) fetched.catch(() => {});
+  else cat = await fetched;
+  return indexCatalogue(cat);
+}
+
+function indexCatalogue(cat) {
   cat.stepsById = Object.fromEntries(cat.steps.map((s) => [s.id, s]));
   cat.featuresById = Object.fromEntries(cat.features.map((f) => [f.id, f]));
   cat.templatesById = Object.fromEntries(cat.templates.map((t) => [t.id, t]));
@@ -284,16 +291,20 @@ window.addEventListener('pagehide', () => { app.session?.flush(); });
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') app.session?.flush(); });
 
 async function start() {
+  // Identity, catalogue and the step's page module load side by side, not one after another.
+  const first = parseRoute(location.pathname);
+  if (first.kind === 'session' && PAGES[first.step]) PAGES[first.step]().catch(() => {});
+  const identity = ensureIdentity().catch((err) => {
+    if (!(err instanceof ApiError && err.status === 0)) throw err; // offline: IndexedDB still has the session
+  });
+  const catalogue = loadCatalogue();
+  await identity;
+  app.catalogue = await catalogue;
+  await route();
   if ('serviceWorker' in navigator) {
+    // After the first render: installing (and precaching) must not compete with it.
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((err) => console.warn('service worker:', err));
   }
-  try {
-    await ensureIdentity();
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 0)) throw err; // offline: IndexedDB still has the session
-  }
-  app.catalogue = await loadCatalogue();
-  await route();
   document.documentElement.dataset.ready = '1';
 }
 

@@ -4,7 +4,7 @@
 //
 // - Page navigations (/, /sessions, /new, /session/**): network first, so a 404 stays a 404;
 //   the cached shell only when the network fails (offline).
-// - /app/** and /vendor/**: cache first, refreshed in the background.
+// - /app/** and /vendor/**: cache first (the cache is this build's).
 // - Everything else (/api/**, WebSocket, /sw.js): not intercepted, never cached.
 const BUILD = '__CVSESSION_BUILD__';
 const PREFIX = 'cvsession-shell-';
@@ -43,7 +43,7 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate' && isPage(url.pathname)) {
     event.respondWith(networkFirst(request));
   } else if (isAsset(url.pathname) && url.pathname !== '/app/manifest.json') {
-    event.respondWith(cacheFirst(request, event));
+    event.respondWith(cacheFirst(request));
   }
 });
 
@@ -57,16 +57,13 @@ async function networkFirst(request) {
   }
 }
 
-async function cacheFirst(request, event) {
+// The cache belongs to one build (BUILD changes with every deploy), so a cached file is never
+// stale: no background refresh, which would double every request of every page load.
+async function cacheFirst(request) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(request, { ignoreSearch: true });
-  const refresh = fetch(request).then(async (response) => {
-    if (response.ok) await cache.put(request, response.clone());
-    return response;
-  });
-  if (cached) {
-    event.waitUntil(refresh.catch(() => undefined));
-    return cached;
-  }
-  return refresh;
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) await cache.put(request, response.clone());
+  return response;
 }
