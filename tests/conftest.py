@@ -19,6 +19,10 @@ import pytest
 
 from cvsession.store import Store, open_store
 
+# The server's periodic retention pass is off in tests (and in servers they start) unless a
+# test turns it on.
+os.environ.setdefault("CVSESSION_RETENTION_INTERVAL_MINUTES", "0")
+
 PG_SERVER = "postgresql://127.0.0.1:5432"
 PG_DATABASE = "cvsession_test"  # the only database the tests create or touch
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 15

@@ -1,4 +1,5 @@
-"""The `cvsession` command: serve, worker, migrate, sessions, token, import-legacy."""
+"""The `cvsession` command: serve, worker, migrate, sessions, jobs, flags, retention, token,
+import-legacy."""
 
 from __future__ import annotations
 
@@ -131,7 +132,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from cvsession.service.sessions import export_payload
     from cvsession.store.base import SessionQuery
 
     with _services(args) as svc:
@@ -148,8 +148,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 )
             return 0
         if args.action == "expire":
-            count = svc.sessions.expire_inactive(svc.settings.retention)
-            print(f"expired {count} session(s)")
+            report = svc.retention.run(delete=False)
+            print(f"expired {len(report.expired)} session(s)")
             return 0
         if args.action == "compact":
             from cvsession.service.history import HistoryPolicy, HistoryService
@@ -166,10 +166,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         if args.action == "show":
             _print(row.document)
         elif args.action == "export":
-            with svc.store.read() as txn:
-                entries = txn.log_since(row.id, 0, 1_000_000)
-                conflicts = txn.list_conflicts(row.id)
-            payload = export_payload(row, entries, conflicts)
+            payload = svc.sessions.export(row.owner_id, row.id)
             if args.out:
                 Path(args.out).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
             else:
@@ -177,6 +174,64 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         elif args.action == "delete":
             svc.uploads.delete_session(row.owner_id, row.id)  # with its files
             print(f"deleted {row.id}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    """Inspect and set feature flags in the database; servers pick changes up within seconds."""
+    from cvsession.core import flags
+    from cvsession.core.errors import DomainError
+
+    with _services(args) as svc:
+        try:
+            if args.action == "list":
+                defs = list(svc.flags.definitions().values())
+                if args.json:
+                    _print([flags.to_json(f) for f in defs])
+                    return 0
+                print(f"{'NAME':<28} {'STATE':<8} {'ROLLOUT':>7} {'ALLOW':>6} {'DENY':>6}  "
+                      f"{'UPDATED':<25} DESCRIPTION")  # fmt: skip
+                for f in defs:
+                    state = "enabled" if f.enabled else "KILLED"
+                    updated = (
+                        f.updated_at.isoformat(timespec="seconds") if f.updated_at else "(default)"
+                    )
+                    print(f"{f.name:<28} {state:<8} {f.rollout:>6}% {len(f.allow):>6} "
+                          f"{len(f.deny):>6}  {updated:<25} {f.description}")  # fmt: skip
+            elif args.action == "set":
+                changes = {
+                    k: v
+                    for k, v in (
+                        ("enabled", args.enabled),
+                        ("rollout", args.rollout),
+                        ("allow", args.allow),
+                        ("deny", args.deny),
+                        ("description", args.description),
+                    )
+                    if v is not None
+                }
+                _print(flags.to_json(svc.flags.set(args.name, changes)))
+            elif args.action == "reset":
+                default = svc.flags.reset(args.name)
+                print(f"{args.name}: " + ("back to its default" if default else "removed"))
+            else:
+                on, why = flags.explain(svc.flags.get(args.name), args.user_id)
+                print(f"{args.name} for {args.user_id}: {'on' if on else 'off'} ({why})")
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """One retention pass: expire idle sessions, delete those expired past the grace period."""
+    with _services(args) as svc:
+        report = svc.retention.run(dry_run=args.dry_run)
+    verb = ("would expire", "would delete") if args.dry_run else ("expired", "deleted")
+    for label, ids in zip(verb, (report.expired, report.deleted), strict=True):
+        print(f"{label} {len(ids)} session(s)")
+        for session_id in ids:
+            print(f"  {session_id}")
     return 0
 
 
@@ -292,6 +347,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     job_actions.add_parser("workers", parents=[common], help="workers and their heartbeats")
     jobs.set_defaults(fn=cmd_jobs)
+
+    flag_cmd = sub.add_parser("flags", help="inspect and set feature flags")
+    flag_actions = flag_cmd.add_subparsers(dest="action", required=True)
+    flag_list = flag_actions.add_parser("list", parents=[common], help="every flag's definition")
+    flag_list.add_argument("--json", action="store_true", help="full definitions as JSON")
+    flag_set = flag_actions.add_parser(
+        "set", parents=[common], help="change a flag (options left out keep their value)"
+    )
+    flag_set.add_argument("name")
+    onoff = flag_set.add_mutually_exclusive_group()
+    onoff.add_argument("--enabled", dest="enabled", action="store_const", const=True)
+    onoff.add_argument(
+        "--disabled",
+        dest="enabled",
+        action="store_const",
+        const=False,
+        help="the kill switch: off for everyone, allow list included",
+    )
+    flag_set.add_argument("--rollout", type=int, metavar="PERCENT", help="0 to 100")
+    for which in ("allow", "deny"):
+        flag_set.add_argument(
+            f"--{which}",
+            nargs="*",
+            metavar="USER_ID",
+            help=f"replace the {which} list (no ids: empty it)",
+        )
+    flag_set.add_argument("--description")
+    flag_actions.add_parser(
+        "reset", parents=[common], help="back to the built-in default"
+    ).add_argument("name")
+    flag_check = flag_actions.add_parser(
+        "check", parents=[common], help="whether a flag is on for a user, and why"
+    )
+    flag_check.add_argument("name")
+    flag_check.add_argument("user_id")
+    flag_cmd.set_defaults(fn=cmd_flags)
+
+    retention = sub.add_parser("retention", help="expire and delete sessions past retention")
+    retention_actions = retention.add_subparsers(dest="action", required=True)
+    retention_run = retention_actions.add_parser(
+        "run", parents=[common], help="one pass (CVSESSION_RETENTION_DAYS, _GRACE_DAYS)"
+    )
+    retention_run.add_argument(
+        "--dry-run", action="store_true", help="print what would be done, change nothing"
+    )
+    retention.set_defaults(fn=cmd_retention)
 
     token = sub.add_parser("token", parents=[common], help="create an API identity and token")
     token.add_argument("--name")

@@ -13,7 +13,10 @@ def _env(name: str, default: str) -> str:
 
 
 def _retention(text: str) -> dict[str, timedelta]:
-    """Parse "draft=30,in_progress=30,paused=30,completed=90" (days) into a mapping."""
+    """Parse "draft=30,in_progress=60,paused=60,completed=90" (days) into a mapping.
+
+    0 days means kept forever (never expired).
+    """
     out: dict[str, timedelta] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         status, _, days = part.partition("=")
@@ -33,12 +36,33 @@ class Settings:
             o.strip() for o in _env("ALLOWED_ORIGINS", "").split(",") if o.strip()
         )
     )
+    # User ids allowed to use the admin API (feature flags) with a bearer token.
+    admin_users: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            u.strip() for u in _env("ADMIN_USERS", "").split(",") if u.strip()
+        )
+    )
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
     max_json_depth: int = 64
+    # Retention (docs/decisions/0022): a session idle (since last_active_at) longer than its
+    # status's period is marked expired; an expired one is deleted, with everything it owns,
+    # once it has been expired for the grace period. 0 days: never.
     retention: dict[str, timedelta] = field(
         default_factory=lambda: _retention(
-            _env("RETENTION_DAYS", "draft=30,in_progress=30,paused=30,failed=30,completed=90")
+            _env("RETENTION_DAYS", "draft=30,in_progress=60,paused=60,failed=30,completed=90")
         )
+    )
+    retention_grace: timedelta = field(
+        default_factory=lambda: timedelta(days=float(_env("RETENTION_GRACE_DAYS", "14")))
+    )
+    # How often the server runs the retention pass (0: never; run `cvsession retention run`).
+    retention_interval_minutes: float = field(
+        default_factory=lambda: float(_env("RETENTION_INTERVAL_MINUTES", "60"))
+    )
+    # A mutation that would make a session's document larger than this (orjson bytes) is
+    # refused with `document_too_large`.
+    max_document_bytes: int = field(
+        default_factory=lambda: int(_env("MAX_DOCUMENT_BYTES", str(1024 * 1024)))
     )
     identity_rate_per_minute: int = field(
         default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60"))

@@ -49,6 +49,8 @@ def test_schema_holds_the_tables_and_search_path_is_set(
     expected = [
         "clients",
         "conflicts",
+        "events",
+        "feature_flags",
         "job_artifacts",
         "job_cache",
         "job_dependencies",

@@ -134,3 +134,20 @@ def test_jobs_list_and_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, out = run(capsys, "jobs", "workers", "--data-dir", str(data_dir))
     assert (0, True) == (code, out.startswith("cli-worker"))
     assert 1 == run(capsys, "jobs", "list", "s_nope", "--data-dir", str(data_dir))[0]
+
+
+def test_retention_run_dry_then_for_real(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`retention run --dry-run` lists what would expire and changes nothing; a run does it."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    old = {**LEGACY["cvplus_session_def456"], "lastActiveAt": 946684800000}  # type: ignore[dict-item]
+    legacy_file = tmp_path / "old.json"
+    legacy_file.write_text(json.dumps({"cvplus_session_old": old}))
+    assert 0 == run(capsys, "import-legacy", str(legacy_file), *data)[0]
+    code, out = run(capsys, "retention", "run", "--dry-run", *data)
+    assert (0, True) == (code, "would expire 1 session(s)" in out), out
+    assert "draft" in run(capsys, "sessions", "list", *data)[1]
+    code, out = run(capsys, "retention", "run", *data)
+    assert (0, True, True) == (code, "expired 1 session(s)" in out, "deleted 0 session(s)" in out)
+    assert "expired" in run(capsys, "sessions", "list", *data)[1]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -17,17 +21,31 @@ from cvsession.api.problems import BodyLimitMiddleware, install_handlers
 from cvsession.config import Settings
 from cvsession.processing.detect import MAX_UPLOAD_BYTES
 from cvsession.service import history
+from cvsession.service.account import AccountService
+from cvsession.service.flags import FlagService
 from cvsession.service.identity import Identity
 from cvsession.service.pubsub import open_pubsub
+from cvsession.service.retention import RetentionPolicy, RetentionService
 from cvsession.service.sessions import SessionService
 from cvsession.service.sync import SyncHub
 from cvsession.service.uploads import UploadService
 from cvsession.service.writer import Writer
 from cvsession.store import Store, open_store
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _job_forgetter(store_url: str, data_dir: Path) -> Callable[[Sequence[str]], None]:
+    def forget(job_ids: Sequence[str]) -> None:
+        from cvsession.jobs.purge import forget_jobs  # imports DBOS: only when needed
+
+        forget_jobs(job_ids, store_url=store_url, data_dir=data_dir)
+
+    return forget
 
 
 @dataclass(slots=True)
@@ -39,6 +57,9 @@ class Services:
     sessions: SessionService
     identity_limiter: auth.RateLimiter
     uploads: UploadService
+    retention: RetentionService
+    account: AccountService
+    flags: FlagService
 
     @classmethod
     def open(
@@ -55,21 +76,40 @@ class Services:
         threads = 1 if store.url.startswith("sqlite") else settings.writer_threads_postgres
         writer = Writer(store, max_batch=settings.writer_max_batch, threads=threads)
         writer.start()
-        sessions = SessionService(store, writer, clock)
+        sessions = SessionService(
+            store, writer, clock, max_document_bytes=settings.max_document_bytes
+        )
         history.configure(sessions, history.HistoryPolicy.from_settings(settings))
+        identity = Identity(store, writer, clock)
+        uploads = UploadService(store, writer, sessions, settings.data_dir / "uploads", clock)
+        uploads.forget_jobs = _job_forgetter(store.url, settings.data_dir)
         return cls(
             settings,
             store,
             writer,
-            Identity(store, writer, clock),
+            identity,
             sessions,
             auth.RateLimiter(settings.identity_rate_per_minute),
-            UploadService(store, writer, sessions, settings.data_dir / "uploads", clock),
+            uploads,
+            RetentionService(sessions, uploads, RetentionPolicy.from_settings(settings)),
+            AccountService(sessions, uploads, identity),
+            FlagService(store, writer, clock),
         )
 
     def close(self) -> None:
         self.writer.stop()
         self.store.close()
+
+
+async def retention_loop(svc: Services, minutes: float) -> None:
+    """Run the retention pass every `minutes` (the first after one interval, so restarts do
+    not bunch passes); every server process may run it (docs/decisions/0022)."""
+    while True:
+        await anyio.sleep(minutes * 60)
+        try:
+            await anyio.to_thread.run_sync(svc.retention.run)
+        except Exception:  # keep the loop alive; the next pass retries
+            log.exception("retention pass failed")
 
 
 def services(request: Request) -> Services:
@@ -138,9 +178,18 @@ def create_app(
             )
             await anyio.to_thread.run_sync(engine.start)
             app.state.jobs = engine
+        retention = None
+        if settings.retention_interval_minutes > 0:
+            retention = asyncio.create_task(
+                retention_loop(svc, settings.retention_interval_minutes)
+            )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             if app.state.jobs is not None:
                 await anyio.to_thread.run_sync(app.state.jobs.stop)
             await hub.stop()
@@ -161,9 +210,12 @@ def create_app(
     )
 
     from cvsession.api import (
+        routes_account,
+        routes_flags,
         routes_history,
         routes_identity,
         routes_jobs,
+        routes_metrics,
         routes_sessions,
         routes_sync,
         routes_uploads,
@@ -175,10 +227,13 @@ def create_app(
     # First: its "/" (JSON for API clients, the web app for a browser) must win over any other.
     app.include_router(routes_web.router)
     app.include_router(routes_identity.router)
+    app.include_router(routes_account.router)
     app.include_router(routes_sessions.router)
     app.include_router(routes_sync.router)
     app.include_router(routes_history.router)
     app.include_router(routes_uploads.router)
     app.include_router(routes_jobs.router)
+    app.include_router(routes_metrics.router)
+    app.include_router(routes_flags.router)
     app.include_router(ws.router)
     return app

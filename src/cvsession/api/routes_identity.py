@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from cvsession import __version__
 from cvsession.api import auth
 from cvsession.api.app import CallerDep, Svc
-from cvsession.core import catalogue
+from cvsession.core import catalogue, flags
 
 router = APIRouter()
 
@@ -123,6 +123,12 @@ async def new_token(who: CallerDep, svc: Svc) -> dict[str, Any]:
 @router.post("/api/pairing", status_code=201, tags=["identity"])
 async def create_pairing(who: CallerDep, svc: Svc) -> dict[str, Any]:
     """A one-time code to continue on another device as the same owner (10 minutes)."""
+    await anyio.to_thread.run_sync(
+        svc.flags.require,
+        flags.CROSS_DEVICE_SYNC,
+        who.user_id,
+        "continuing on another device is switched off at the moment",
+    )
     code, expires = await anyio.to_thread.run_sync(svc.identity.create_pairing_code, who.user_id)
     return {"code": code, "expiresAt": expires.isoformat()}
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cvsession.api.app import CallerDep, Svc
-from cvsession.core import catalogue
+from cvsession.core import catalogue, flags
 from cvsession.core.errors import DomainError, InvalidInput, NotFound
 from cvsession.jobs import JobEngine, job_json
 from cvsession.store import ArtifactRow
@@ -64,6 +64,17 @@ async def _owned_engine(request: Request, svc: Svc, who: Any, session_id: str) -
     return _engine(request)
 
 
+async def _processing_allowed(svc: Svc, user_id: str) -> None:
+    """New work needs the checkpointed-processing flag (docs/decisions/0021); existing jobs
+    can still be followed, paused, resumed and cancelled."""
+    await anyio.to_thread.run_sync(
+        svc.flags.require,
+        flags.CHECKPOINTED_PROCESSING,
+        user_id,
+        "CV processing is switched off at the moment; you can fill in your CV by hand",
+    )
+
+
 def _params(body: JobIn) -> dict[str, Any]:
     if body.type == "cv-processing":
         if not body.uploadId:
@@ -91,6 +102,7 @@ async def process(
 ) -> dict[str, Any]:
     """Queue extract → parse → analyse → generate for the upload."""
     await anyio.to_thread.run_sync(svc.uploads.get, who.user_id, session_id, upload_id)
+    await _processing_allowed(svc, who.user_id)
     engine = _engine(request)
     job = await anyio.to_thread.run_sync(
         lambda: engine.submit(
@@ -111,6 +123,7 @@ async def submit(
     """Queue a job; it starts once every job in `dependencies` has completed."""
     # Ownership before the body's details: another user's session is 404 whatever was sent.
     await anyio.to_thread.run_sync(svc.sessions.get, who.user_id, session_id)
+    await _processing_allowed(svc, who.user_id)
     engine = _engine(request)
     params = _params(body)
     if body.uploadId:

@@ -6,6 +6,7 @@ replays are acknowledged without effect, gaps are refused, and the cookie is the
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -47,6 +48,7 @@ async def push(session_id: str, body: PushIn, svc: Svc, who: CallerDep) -> JSONR
     Processing stops at the first gap (409 with the results so far); permanent errors are
     reported per mutation and still consume the id.
     """
+    received = time.monotonic()
     mutations = [
         Mutation(
             body.clientID, m.id, m.name, {} if m.args is None else m.args, m.baseVersion, m.hlc
@@ -54,6 +56,7 @@ async def push(session_id: str, body: PushIn, svc: Svc, who: CallerDep) -> JSONR
         for m in body.mutations
     ]
     outcomes, gap = await svc.sessions.apush(who.user_id, session_id, mutations)
+    svc.sessions.metrics.push_ack["http"].observe(time.monotonic() - received)
     results = [o.to_json() for o in outcomes]
     last = next((o.last_mutation_id for o in reversed(outcomes)), None)
     if gap is not None:

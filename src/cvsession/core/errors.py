@@ -69,6 +69,13 @@ class LimitExceeded(DomainError):
     status = 413
 
 
+class DocumentTooLarge(DomainError):
+    """The change would make the session's document larger than the configured limit."""
+
+    code = "document_too_large"
+    status = 413
+
+
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
     status = 415

@@ -44,8 +44,9 @@ class Identity:
         self.store = store
         self.writer = writer
         self.clock = clock
-        # token hash -> (valid until (monotonic), user id); tokens are never revoked today, and
-        # an expiring token is not cached past its expiry because the TTL is short.
+        # token hash -> (valid until (monotonic), user id); an expiring token is not cached
+        # past its expiry because the TTL is short. A deleted user's tokens are dropped here
+        # at once (`forget_user`), from other processes' caches within the TTL.
         self._cache: dict[str, tuple[float, str]] = {}
 
     def create_user(
@@ -94,6 +95,12 @@ class Identity:
             self._cache.clear()
         self._cache[digest] = (now + AUTH_CACHE_SECONDS, row.user_id)
         return row.user_id
+
+    def forget_user(self, user_id: str) -> None:
+        """Stop accepting the cached tokens of a user who was deleted."""
+        for digest, (_, owner) in list(self._cache.items()):
+            if owner == user_id:
+                self._cache.pop(digest, None)
 
     def create_pairing_code(self, user_id: str) -> tuple[str, datetime]:
         """Return a one-time code another device can redeem for this owner, and its expiry."""

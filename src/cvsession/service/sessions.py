@@ -13,14 +13,21 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from cvsession.core import handlers, navigation, resume, schema
 from cvsession.core.document import new_session_document, parse_iso
-from cvsession.core.errors import DomainError, InvalidInput, MutationGap, NotFound
+from cvsession.core.errors import (
+    DocumentTooLarge,
+    DomainError,
+    InvalidInput,
+    MutationGap,
+    NotFound,
+)
 from cvsession.core.mutations import Mutation, check_order
-from cvsession.service import history
+from cvsession.service import analytics, history
+from cvsession.service.metrics import Metrics
 from cvsession.service.writer import Writer
 from cvsession.store.base import (
     ClientRow,
@@ -32,8 +39,11 @@ from cvsession.store.base import (
     Store,
     Txn,
 )
+from cvsession.store.codec import encoded_size
+from cvsession.store.events import EventRow
 
 MAX_CLIENT_ID = 64
+MAX_DOCUMENT_BYTES = 1024 * 1024
 ROW_CACHE_SIZE = 2048
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DURATION_CACHE_SECONDS = 60.0
@@ -117,11 +127,18 @@ def conflict_json(c: ConflictRow) -> dict[str, Any]:
 
 
 def export_payload(
-    row: SessionRow, entries: Sequence[LogEntry], conflicts: Sequence[ConflictRow]
+    row: SessionRow,
+    entries: Sequence[LogEntry],
+    conflicts: Sequence[ConflictRow],
+    snapshot: tuple[int, dict[str, Any], dict[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """Everything kept about a session: document, mutation log and conflicts."""
+    """Everything kept about a session: document, mutation log and conflicts, and the oldest
+    retained snapshot, from which replaying the log rebuilds every retained version."""
     return {
         "session": row.document,
+        "snapshot": None
+        if snapshot is None
+        else {"version": snapshot[0], "document": snapshot[1], "fieldVersions": snapshot[2]},
         "log": [
             {
                 "version": e.version,
@@ -144,11 +161,51 @@ class ForbiddenClient(DomainError):
     status = 403
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """A deleted session and what it owned outside the database, for the caller to remove."""
+
+    session_id: str
+    owner_id: str
+    storage_names: tuple[str, ...]  # upload files under the data directory
+    job_ids: tuple[str, ...]  # the jobs' durable workflows (DBOS) are kept outside our tables
+
+
+def purge_txn(txn: Txn, row: SessionRow) -> Purged:
+    """Delete the (locked) session with every row it owns; return what lives outside rows."""
+    purged = Purged(
+        row.id,
+        row.owner_id,
+        tuple(u.storage_name for u in txn.list_uploads(row.id)),
+        tuple(txn.session_job_ids(row.id)),
+    )
+    txn.delete_session(row.id)
+    return purged
+
+
+def oldest_snapshot_txn(
+    txn: Txn, session_id: str
+) -> tuple[int, dict[str, Any], dict[str, int]] | None:
+    versions = txn.snapshot_versions(session_id)
+    return txn.snapshot_at_or_before(session_id, versions[0]) if versions else None
+
+
 class SessionService:
-    def __init__(self, store: Store, writer: Writer, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        writer: Writer,
+        clock: Callable[[], datetime],
+        *,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
+        self._segments: tuple[float, dict[tuple[str, str | None, bool], list[int]]] | None = None
         self.writer = writer
         self.clock = clock
+        self.max_document_bytes = max_document_bytes
         self._durations: tuple[float, dict[str, list[int]]] | None = None
         self._durations_lock = threading.Lock()
         self.listeners: list[Callable[[str, int], None]] = []
@@ -254,7 +311,8 @@ class SessionService:
         with self.store.read() as txn:
             row = self.owned(txn, user_id, session_id)
             entries = txn.log_since(session_id, 0, 1_000_000)
-            return export_payload(row, entries, txn.list_conflicts(session_id))
+            snapshot = oldest_snapshot_txn(txn, session_id)
+            return export_payload(row, entries, txn.list_conflicts(session_id), snapshot)
 
     def client_last(self, user_id: str, client_id: str) -> int:
         """The client's lastMutationID (0 for a client never seen or not the caller's)."""
@@ -281,9 +339,22 @@ class SessionService:
             self._durations = (time.monotonic(), stats)
         return stats
 
+    def duration_segments(self) -> dict[tuple[str, str | None, bool], list[int]]:
+        """Recorded durations per (step, template, quick-create), cached briefly."""
+        with self._durations_lock:
+            cached = self._segments
+            if cached is not None and time.monotonic() - cached[0] < DURATION_CACHE_SECONDS:
+                return cached[1]
+        with self.store.read() as txn:
+            segments = txn.step_duration_segments()
+        with self._durations_lock:
+            self._segments = (time.monotonic(), segments)
+        return segments
+
     def recommendation(self, user_id: str, session_id: str) -> resume.Recommendation:
         row = self.get(user_id, session_id)
-        return resume.recommend(row.document, self.step_durations(), self.clock())
+        durations = analytics.durations_for(row.document, self.duration_segments())
+        return resume.recommend(row.document, durations, self.clock())
 
     def resolve_link(self, user_id: str, url: str) -> tuple[navigation.DeepLink, SessionRow]:
         link = navigation.parse_deep_link(url)
@@ -313,17 +384,38 @@ class SessionService:
         def insert_txn(txn: Txn) -> None:
             txn.insert_session(row)
             history.snapshot_txn(txn, row)  # version 0: history starts here
+            created = EventRow("session.created", user_id, now, session_id, None,
+                               {"quickCreate": quick_create})  # fmt: skip
+            txn.insert_events([created])
 
         self.writer.run(insert_txn)
         self._notify(session_id, row.version)
         return row
 
-    def delete(self, user_id: str, session_id: str) -> None:
-        def txn_fn(txn: Txn) -> None:
-            self.owned(txn, user_id, session_id, for_update=True)
-            txn.delete_session(session_id)
+    def delete(self, user_id: str, session_id: str) -> Purged:
+        """Delete the caller's session with all its rows; return the files and jobs it owned."""
+        purged = self.writer.run(
+            lambda txn: purge_txn(txn, self.owned(txn, user_id, session_id, for_update=True)),
+            (session_id,),
+        )
+        self.forget_deleted(session_id)
+        return purged
 
-        self.writer.run(txn_fn, (session_id,))
+    def purge_if(self, session_id: str, still: Callable[[SessionRow], bool]) -> Purged | None:
+        """Delete the session if `still(row)` holds for it as locked in the deleting
+        transaction (a decision made on an older read is re-checked); else None."""
+
+        def txn_fn(txn: Txn) -> Purged | None:
+            row = txn.get_session(session_id, for_update=True)
+            return purge_txn(txn, row) if row is not None and still(row) else None
+
+        purged = self.writer.run(txn_fn, (session_id,))
+        if purged is not None:
+            self.forget_deleted(session_id)
+        return purged
+
+    def forget_deleted(self, session_id: str) -> None:
+        """Drop a deleted session from the row cache and tell its subscribers it is gone."""
         self._forget(session_id)
         self._notify(session_id, -1)
 
@@ -384,8 +476,11 @@ class SessionService:
         for mut in mutations:
             self._check(mut, True)  # server-only names are refused per mutation, below
 
+        tallies: list[dict[str, int]] = []
+
         def unit(txn: Txn) -> tuple[list[Outcome], MutationGap | None, SessionRow | None]:
             outcomes: list[Outcome] = []
+            found: MutationGap | None = None
             row: SessionRow | None = self._load_txn(txn, user_id, session_id)
             for mut in mutations:
                 try:
@@ -393,12 +488,23 @@ class SessionService:
                     # any other failure undoes the whole push, which the client then resends.
                     outcome = self.mutate_txn(txn, user_id, session_id, mut, row)
                 except MutationGap as gap:
-                    return outcomes, gap, row
+                    found = gap
+                    break
                 outcomes.append(outcome)
                 row = outcome.row or row
-            return outcomes, None, row
+            # One row per push, in its transaction: the push's figures are exactly what committed.
+            now = self.clock()
+            tally = analytics.push_tally(mutations, outcomes, found, now)
+            txn.insert_events(analytics.push_events(user_id, session_id, tally, now))
+            tallies[:] = [tally]  # a unit re-run after a failed group commit counts once
+            return outcomes, found, row
 
-        outcomes, gap, final = await self.writer.arun(unit, (session_id,))
+        try:
+            outcomes, gap, final = await self.writer.arun(unit, (session_id,))
+        except Exception:
+            self.metrics.failures.inc()
+            raise
+        self.metrics.count_push(tallies[-1])
         if final is not None:
             self._remember(final)  # committed: the next push need not parse the document
         changed = [o for o in outcomes if o.status == "applied" and (o.ops or o.conflicts)]
@@ -459,6 +565,8 @@ class SessionService:
                 row.document, row.field_versions, row.version, mut, now, extra=extra,
                 own_versions=own,
             )  # fmt: skip
+            if result.version != row.version:
+                self._check_size(row.document, result.document)
         except DomainError as exc:
             # A permanent error still consumes the id, or the client would retry forever.
             return Outcome(
@@ -504,6 +612,11 @@ class SessionService:
             )
             new_row = row_from_document(result.document, result.field_versions, now)
             txn.update_session(new_row)
+            events = analytics.mutation_events(
+                user_id, session_id, mut, row.document, result.document, now
+            )
+            if events:
+                txn.insert_events(events)
             history.after_update_txn(txn, new_row, history.policy_for(self))
         return Outcome(
             "applied",
@@ -516,6 +629,18 @@ class SessionService:
             row=new_row,
             logged=new_row is not row,
         )
+
+    def _check_size(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Refuse a document over the limit, unless the change makes it smaller (so a session
+        stored before the limit was lowered can still be trimmed)."""
+        size = encoded_size(after)
+        if size > self.max_document_bytes and size > encoded_size(before):
+            raise DocumentTooLarge(
+                f"this change would make the session {size:,} bytes, over its limit of "
+                f"{self.max_document_bytes:,}; remove content (large text fields, data) first",
+                size=size,
+                limit=self.max_document_bytes,
+            )
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:
         if mut.name == history.RESTORE:
@@ -576,27 +701,6 @@ class SessionService:
         if outcome.error is not None:
             raise outcome.error
         return outcome
-
-    def expire_inactive(self, retention: Mapping[str, timedelta], *, limit: int = 1000) -> int:
-        """Mark sessions idle longer than their status's retention as expired; return how many."""
-        now = self.clock()
-        expired = 0
-        for status, keep in retention.items():
-            query = SessionQuery(
-                statuses=(status,),
-                active_to=now - keep,
-                limit=500,
-                order_by="last_active_at",
-                descending=False,
-            )
-            with self.store.read() as txn:
-                rows = txn.list_sessions(query)
-            for row in rows[: max(0, limit - expired)]:
-                outcome = self.mutate(
-                    row.owner_id, row.id, Mutation("", 0, "server.expire", {}), internal=True
-                )
-                expired += outcome.status == "applied" and outcome.error is None
-        return expired
 
     def _notify(self, session_id: str, version: int) -> None:
         for listener in list(self.listeners):

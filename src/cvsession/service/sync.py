@@ -25,6 +25,7 @@ import anyio
 
 from cvsession.core.errors import DomainError, NotFound
 from cvsession.core.mutations import Mutation
+from cvsession.service.metrics import Latency
 from cvsession.service.pubsub import LocalPubSub, PubSub
 from cvsession.service.sessions import SessionService
 from cvsession.store.base import LogEntry
@@ -36,6 +37,7 @@ PRESENCE_REPUBLISH = 10.0
 MAX_QUEUE = 1000
 MAX_PATCH_ENTRIES = 5000
 RECENT_ENTRIES = 64
+COMMIT_TIMES = 256  # commit times kept per room, for the propagation latency of its patches
 READ_THREADS = 4  # the hub's database reads share a few threads (and reader connections)
 
 
@@ -59,7 +61,8 @@ class Member:
     substep: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
     needs_patch: bool = True
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
+    # A message, and the latency to observe once it is sent (with the start of the interval).
+    queue: asyncio.Queue[tuple[dict[str, Any], Latency | None, float] | None] = field(
         default_factory=lambda: asyncio.Queue(MAX_QUEUE)
     )
     sender: asyncio.Task[None] | None = None
@@ -88,6 +91,18 @@ class Room:
     presence_key: tuple[Any, ...] = ()
     recent: list[LogEntry] = field(default_factory=list)  # what this process last committed
     refreshed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    commits: dict[int, float] = field(default_factory=dict)  # version -> monotonic commit time
+
+    def committed(self, version: int, at: float) -> None:
+        self.commits.setdefault(version, at)
+        if len(self.commits) > COMMIT_TIMES:
+            for old in sorted(self.commits)[: len(self.commits) - COMMIT_TIMES]:
+                del self.commits[old]
+
+    def first_commit(self, cookie: int, version: int) -> float | None:
+        """When the oldest change a patch from `cookie` to `version` carries was committed."""
+        times = [t for v, t in self.commits.items() if cookie < v <= version]
+        return min(times) if times else None
 
 
 class SyncHub:
@@ -111,6 +126,7 @@ class SyncHub:
         self._last_republish = 0.0
         self.patches_sent = 0
         self._reads = anyio.CapacityLimiter(READ_THREADS)
+        self.metrics = sessions.metrics
 
     async def __aenter__(self) -> SyncHub:
         await self.start()
@@ -179,12 +195,22 @@ class SyncHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await member.sender
 
-    def send(self, member: Member, message: dict[str, Any]) -> None:
-        """Queue a message; a member that cannot keep up is disconnected (it will catch up)."""
+    def send(
+        self,
+        member: Member,
+        message: dict[str, Any],
+        latency: Latency | None = None,
+        since: float | None = None,
+    ) -> None:
+        """Queue a message; a member that cannot keep up is disconnected (it will catch up).
+
+        With `latency`, the time from `since` (monotonic) to the message being written to the
+        connection is observed.
+        """
         if member.closed:
             return
         try:
-            member.queue.put_nowait(message)
+            member.queue.put_nowait((message, latency if since is not None else None, since or 0))
         except asyncio.QueueFull:
             log.warning("client %s is too slow; disconnecting", member.client_id)
             member.closed = True
@@ -192,14 +218,17 @@ class SyncHub:
 
     async def _send_loop(self, member: Member) -> None:
         while True:
-            message = await member.queue.get()
-            if message is None:
+            item = await member.queue.get()
+            if item is None:
                 return
+            message, latency, since = item
             try:
                 await member.peer.send_json(message)
             except Exception:  # the connection is gone; the edge cleans up
                 member.closed = True
                 return
+            if latency is not None:
+                latency.observe(time.monotonic() - since)
 
     # changes -----------------------------------------------------------------------------------
     def _changed_threadsafe(self, session_id: str, version: int) -> None:
@@ -211,16 +240,19 @@ class SyncHub:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        at = (time.monotonic(), time.time() * 1000)  # just committed
         if running is loop:
-            self._changed(session_id, version)
+            self._changed(session_id, version, at)
         else:
-            loop.call_soon_threadsafe(self._changed, session_id, version)
+            loop.call_soon_threadsafe(self._changed, session_id, version, at)
 
-    def _changed(self, session_id: str, version: int) -> None:
+    def _changed(self, session_id: str, version: int, at: tuple[float, float]) -> None:
+        room = self.rooms.get(session_id)
+        if room is not None:
+            room.committed(version, at[0])
         self.poke(session_id, version)
-        asyncio.get_running_loop().create_task(
-            self.pubsub.publish({"kind": "change", "session": session_id, "version": version})
-        )
+        message = {"kind": "change", "session": session_id, "version": version, "at": at[1]}
+        asyncio.get_running_loop().create_task(self.pubsub.publish(message))
 
     def poke(self, session_id: str, version: int | None = None) -> None:
         """Something changed in `session_id` (at `version`, if known): bring its room's
@@ -287,16 +319,18 @@ class SyncHub:
             if member.cookie >= version and not member.needs_patch:
                 continue  # already there (a push delivered it from memory)
             message = patch_since(member.cookie, version, document, entries, log_min)
+            since = room.first_commit(member.cookie, version)
             member.cookie = version
             member.needs_patch = False
-            self.send(member, message)
+            self.send(member, message, self.metrics.propagation, since)
             self.patches_sent += 1
 
     # pushes and presence -----------------------------------------------------------------------
     async def push(self, member: Member, mutations: Sequence[Mutation]) -> None:
         """Apply a member's mutations; answer conflicts, errors and the ack."""
-        member.last_seen = time.monotonic()
+        member.last_seen = received = time.monotonic()
         outcomes, gap = await self.sessions.apush(member.user_id, member.session_id, mutations)
+        committed = time.monotonic()
         last: int | None = None
         room = self.rooms.get(member.session_id)
         for mut, outcome in zip(mutations, outcomes, strict=False):
@@ -333,6 +367,8 @@ class SyncHub:
             if o.logged
         ]
         if room is not None and fresh:
+            for entry in fresh:
+                room.committed(entry.version, committed)
             await self._deliver_fresh(room, fresh)
         if room is not None and applied:
             # The pusher sees a mutation's effect (patch) before its acknowledgement (ack).
@@ -349,7 +385,8 @@ class SyncHub:
                 ),
             )
         if last is not None:
-            self.send(member, {"type": "ack", "lastMutationID": last})
+            ack = {"type": "ack", "lastMutationID": last}
+            self.send(member, ack, self.metrics.push_ack["ws"], received)
 
     async def _deliver_fresh(self, room: Room, fresh: list[LogEntry]) -> None:
         """Send what this process just committed straight from memory.
@@ -371,7 +408,9 @@ class SyncHub:
             if not _covered(member.cookie, top, room.recent, None):
                 lagging = True
                 continue
-            self.send(member, patch_since(member.cookie, top, None, room.recent, None))
+            since = room.first_commit(member.cookie, top)
+            message = patch_since(member.cookie, top, None, room.recent, None)
+            self.send(member, message, self.metrics.propagation, since)
             member.cookie = top
             self.patches_sent += 1
         if not lagging:
@@ -435,6 +474,11 @@ class SyncHub:
             return
         if message.get("kind") == "change":
             version = message.get("version")
+            at = message.get("at")
+            if isinstance(version, int) and isinstance(at, int | float):
+                # Another host's wall clock: skew shows up here (and never below zero).
+                lag = max(0.0, time.time() - at / 1000)
+                room.committed(version, time.monotonic() - lag)
             self.poke(room.session_id, version if isinstance(version, int) else None)
         elif message.get("kind") == "presence" and isinstance(message.get("clients"), list):
             server = str(message.get("server"))

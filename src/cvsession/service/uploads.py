@@ -12,13 +12,13 @@ import hashlib
 import os
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from cvsession.core.errors import NotFound
 from cvsession.processing import detect
-from cvsession.service.sessions import SessionService
+from cvsession.service.sessions import Purged, SessionService
 from cvsession.service.writer import Writer
 from cvsession.store.base import Store, Txn
 from cvsession.store.uploads import UploadRow
@@ -45,6 +45,9 @@ class UploadService:
         self.sessions = sessions
         self.root = root
         self.clock = clock
+        # Deletes deleted jobs' durable workflows (inputs, step outputs); set by the edges,
+        # which may import the job engine (docs/decisions/0022).
+        self.forget_jobs: Callable[[Sequence[str]], None] | None = None
 
     def save(self, user_id: str, session_id: str, filename: str, data: bytes) -> UploadRow:
         """Check the file by its content, store it, and record it for the session's owner."""
@@ -103,15 +106,21 @@ class UploadService:
         with contextlib.suppress(FileNotFoundError):
             (self.root / row.storage_name).unlink()
 
-    def delete_session(self, user_id: str, session_id: str) -> None:
-        """Delete a session and, once that is durable, its files."""
-        with self.store.read() as txn:
-            self.sessions.owned(txn, user_id, session_id)
-            rows = txn.list_uploads(session_id)
-        self.sessions.delete(user_id, session_id)
-        for row in rows:
+    def delete_session(self, user_id: str, session_id: str) -> Purged:
+        """Delete a session and, once that is durable, its files and job workflows."""
+        purged = self.sessions.delete(user_id, session_id)
+        self.remove_files(purged)
+        return purged
+
+    def remove_files(self, *purged: Purged) -> None:
+        """Remove what deleted sessions owned outside the database (listed in the deleting
+        transaction, so an upload committed just before is not missed)."""
+        for name in (n for p in purged for n in p.storage_names):
             with contextlib.suppress(FileNotFoundError):
-                (self.root / row.storage_name).unlink()
+                (self.root / name).unlink()
+        job_ids = [j for p in purged for j in p.job_ids]
+        if job_ids and self.forget_jobs is not None:
+            self.forget_jobs(job_ids)
 
     def _owned(self, user_id: str, session_id: str, upload_id: str) -> UploadRow:
         with self.store.read() as txn:

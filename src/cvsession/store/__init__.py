@@ -22,6 +22,7 @@ from cvsession.store.base import (
     Txn,
     UserRow,
 )
+from cvsession.store.events import EventRow, Window
 from cvsession.store.jobs import FINAL_JOB_STATUSES, ArtifactRow, JobRow, WorkerRow
 from cvsession.store.uploads import UploadRow
 
@@ -33,6 +34,7 @@ __all__ = [
     "ClientRow",
     "ConflictRow",
     "DuplicateKey",
+    "EventRow",
     "JobRow",
     "LogEntry",
     "SessionQuery",
@@ -43,6 +45,7 @@ __all__ = [
     "Txn",
     "UploadRow",
     "UserRow",
+    "Window",
     "WorkerRow",
     "open_store",
 ]

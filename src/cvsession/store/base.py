@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from cvsession.store.events import EventRow, Window
+from cvsession.store.flags import FlagRow
 from cvsession.store.jobs import ArtifactRow, JobRow, WorkerRow
 from cvsession.store.uploads import UploadRow
 
@@ -161,6 +163,12 @@ class Txn(Protocol):
         """Set used_at if it was unset; return whether this call was the one that set it."""
 
     def delete_token(self, token_hash: str) -> None: ...
+    def delete_user(self, user_id: str) -> bool:
+        """Delete the user with everything keyed by it: tokens, clients, and its sessions
+        (which cascade as `delete_session` does). Return whether the user existed.
+
+        Files on disk are the caller's: list the sessions' uploads first.
+        """
 
     # sessions
     def insert_session(self, row: SessionRow) -> None:
@@ -179,10 +187,14 @@ class Txn(Protocol):
         """Overwrite every column of session `row.id`; raises KeyError if it does not exist."""
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete the session with its log, snapshots, conflicts and durations.
+        """Delete the session with every row that references it: log, snapshots, conflicts,
+        step durations, uploads, jobs (with their dependencies, artifacts and cache).
 
         Return whether it existed.
         """
+
+    def session_job_ids(self, session_id: str) -> list[str]:
+        """Ids of every job of the session (finished or not), oldest first."""
 
     def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each existing session among `session_ids` (at most 1,000)."""
@@ -316,10 +328,81 @@ class Txn(Protocol):
     def delete_worker(self, executor_id: str, heartbeat_at: datetime) -> bool:
         """Forget a worker whose heartbeat is still `heartbeat_at`; return whether it was."""
 
+    # feature flags (rows override the built-in defaults; see cvsession.core.flags)
+    def get_flag(self, name: str) -> FlagRow | None:
+        """The stored flag `name`, or None when it has none (its default applies)."""
+
+    def list_flags(self) -> list[FlagRow]:
+        """Every stored flag, ordered by name."""
+
+    def put_flag(self, flag: FlagRow) -> None:
+        """Insert the flag's row or replace the one with the same name (definition and time)."""
+
+    def delete_flag(self, name: str) -> bool:
+        """Delete the stored flag; return whether it existed."""
+
     # step durations (resume estimates)
     def record_step_duration(self, row: StepDurationRow) -> None: ...
     def step_duration_stats(self) -> dict[str, list[int]]:
         """Recorded durations in ms per step id (each list sorted ascending, at most 1,000)."""
+
+    # analytics events (append-only; metrics are computed from them at query time)
+    def insert_events(self, events: Sequence[EventRow]) -> None:
+        """Append `events` in one statement, inside this transaction (ids are assigned)."""
+
+    def delete_user_events(self, user_id: str) -> int:
+        """Delete every event recorded about `user_id`; return how many."""
+
+    def event_totals(
+        self, kinds: Sequence[str], window: Window = ...
+    ) -> dict[str, tuple[int, float]]:
+        """(count, sum of value) per kind in the window [since, until), optionally of one user.
+
+        Kinds without events are absent. `kinds` must not be empty (ValueError).
+        """
+
+    def event_field_sums(
+        self, kind: str, fields: Sequence[str], window: Window = ...
+    ) -> dict[str, float]:
+        """Sum of each numeric field of `data` over `kind`'s events in the window (0 if none).
+
+        Field names must be identifiers (ValueError otherwise).
+        """
+
+    def event_distinct_sessions(self, kinds: Sequence[str], window: Window = ...) -> int:
+        """Number of distinct non-null session ids among events of `kinds` in the window."""
+
+    def event_rows(
+        self, kinds: Sequence[str], window: Window = ..., limit: int = 100_000
+    ) -> list[EventRow]:
+        """Events of `kinds` in the window, oldest first; the newest `limit` (clamped to
+        1..100,000) when there are more."""
+
+    def event_kind_counts(self) -> dict[str, int]:
+        """Rows per event kind, over all time."""
+
+    def session_counts(
+        self,
+        column: str,
+        *,
+        user_id: str | None = None,
+        statuses: Sequence[str] = (),
+        active_from: datetime | None = None,
+        active_to: datetime | None = None,
+    ) -> dict[str, int]:
+        """Sessions per value of `column` ("status" or "current_step"; else ValueError),
+        filtered by owner, statuses and a half-open last_active_at range."""
+
+    def step_funnel(self, window: Window = ...) -> tuple[int, dict[str, int]]:
+        """(sessions created in the window, {step: how many of them completed it})."""
+
+    def step_duration_segments(self) -> dict[tuple[str, str | None, bool], list[int]]:
+        """Recorded durations in ms per (step, template, quick_create), sorted ascending,
+        the newest 1,000 of each."""
+
+    def job_outcomes(self, window: Window = ...) -> list[tuple[str, str, int | None, Any]]:
+        """(type, status, run time ms or None, error JSON or None) of the jobs that completed
+        or failed within the window (by completed_at), optionally of one owner."""
 
 
 class Store(Protocol):

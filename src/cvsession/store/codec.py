@@ -40,5 +40,10 @@ def dump_json(value: Any) -> str:
     return orjson.dumps(value, option=_DUMPS_OPTS).decode()
 
 
+def encoded_size(value: Any) -> int:
+    """Bytes of `value` as the store writes it (UTF-8 orjson)."""
+    return len(orjson.dumps(value, option=_DUMPS_OPTS))
+
+
 def load_json(text: str) -> Any:
     return orjson.loads(text)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from cvsession.store import jobs, uploads
+from cvsession.store import events, flags, jobs, uploads
 from cvsession.store.codec import to_ms
 from cvsession.store.sql import SQLTxn
 
@@ -248,6 +248,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         uploads.text_kind_migration_sql("sqlite"),
         uploads.text_kind_migration_sql("postgres"),
     ),
+    Migration(6, "feature_flags", flags.migration_sql("sqlite"), flags.migration_sql("postgres")),
+    Migration(7, "events", events.migration_sql("sqlite"), events.migration_sql("postgres")),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -67,6 +67,7 @@ def _to_pyformat(statement: str) -> str:
 
 class PostgresTxn(SQLTxn):
     for_update_clause: ClassVar[str] = " FOR UPDATE"
+    json_number_sql: ClassVar[str] = "CAST(({col})::json ->> '{key}' AS DOUBLE PRECISION)"
 
     def __init__(self, conn: psycopg.Connection[Row], *, readonly: bool) -> None:
         super().__init__(readonly=readonly)

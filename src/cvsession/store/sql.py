@@ -46,6 +46,8 @@ from cvsession.store.codec import (
     opt_to_ms,
     to_ms,
 )
+from cvsession.store.events import EventsTxn
+from cvsession.store.flags import FlagsTxn
 from cvsession.store.jobs import JobsTxn
 from cvsession.store.uploads import UPLOAD_COLUMNS, UploadRow
 
@@ -249,7 +251,7 @@ def _upload_from(r: Row) -> UploadRow:
     )
 
 
-class SQLTxn(JobsTxn):
+class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
     """The dialect-neutral `Txn`. Subclasses bind it to one connection of their driver."""
 
     # Appended to SELECTs that lock the row ("" where the whole database is locked anyway).
@@ -346,6 +348,13 @@ class SQLTxn(JobsTxn):
         self._write()
         self.execute("DELETE FROM tokens WHERE token_hash = ?", [token_hash])
 
+    def delete_user(self, user_id: str) -> bool:
+        self._write()
+        # clients.user_id has no foreign key (a client row may predate its user's first
+        # session), so it is deleted here; tokens and sessions cascade from users.
+        self.execute("DELETE FROM clients WHERE user_id = ?", [user_id])
+        return self.execute("DELETE FROM users WHERE id = ?", [user_id]) == 1
+
     # --- sessions -----------------------------------------------------------------------------
 
     def insert_session(self, row: SessionRow) -> None:
@@ -377,6 +386,10 @@ class SQLTxn(JobsTxn):
     def delete_session(self, session_id: str) -> bool:
         self._write()
         return self.execute("DELETE FROM sessions WHERE id = ?", [session_id]) == 1
+
+    def session_job_ids(self, session_id: str) -> list[str]:
+        sql = "SELECT id FROM jobs WHERE session_id = ? ORDER BY created_at, id"
+        return [str(r[0]) for r in self.fetchall(sql, [session_id])]
 
     def list_sessions(self, query: SessionQuery) -> list[SessionRow]:
         where, params = session_where(query)

@@ -11,6 +11,7 @@ import pytest
 from cvsession.api.app import Services
 from cvsession.config import Settings
 from cvsession.core.errors import IllegalTransition
+from cvsession.service.retention import RetentionPolicy, RetentionService
 from cvsession.store.base import SessionQuery
 
 
@@ -57,12 +58,16 @@ def test_expire_marks_exactly_the_idle_sessions(svc: Services, clock: Clock) -> 
     ):
         svc.sessions.command(user, done, "step.complete", {"step": step})
     clock.advance(days=15)  # old draft idle 35 days, young 15, done 15
-    retention = {"draft": timedelta(days=30), "completed": timedelta(days=90)}
-    assert 1 == svc.sessions.expire_inactive(retention)
+    retention = RetentionService(
+        svc.sessions,
+        svc.uploads,
+        RetentionPolicy({"draft": timedelta(days=30), "completed": timedelta(days=90)}),
+    )
+    assert 1 == len(retention.run(delete=False).expired)
     statuses = {sid: svc.sessions.get(user, sid).status for sid in (old_draft, young_draft, done)}
     assert {old_draft: "expired", young_draft: "draft", done: "completed"} == statuses
     clock.advance(days=80)
-    assert 2 == svc.sessions.expire_inactive(retention)
+    assert 2 == len(retention.run(delete=False).expired)
     _, total = svc.sessions.search(user, SessionQuery(statuses=("expired",)))
     assert 3 == total
 
@@ -72,7 +77,8 @@ def test_expired_session_refuses_changes(svc: Services, clock: Clock) -> None:
     user = svc.identity.create_user().user_id
     sid = svc.sessions.create(user).id
     clock.advance(days=31)
-    svc.sessions.expire_inactive({"draft": timedelta(days=30)})
+    policy = RetentionPolicy({"draft": timedelta(days=30)})
+    RetentionService(svc.sessions, svc.uploads, policy).run(delete=False)
     with pytest.raises(IllegalTransition):
         svc.sessions.command(user, sid, "step.enter", {"step": "upload"})
     assert "expired" == svc.sessions.get(user, sid).status
