@@ -20,6 +20,7 @@ Encodings, identical on both backends:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -133,8 +134,27 @@ CONFLICT_COLUMNS = (
 TOKEN_COLUMNS = "token_hash, user_id, kind, created_at, expires_at, used_at, label"
 
 
-def session_params(row: SessionRow) -> list[Any]:
-    """Parameters in SESSION_COLUMNS order followed by title_fold."""
+def session_params(row: SessionRow, *, document: bool = True) -> list[Any]:
+    """Parameters in SESSION_COLUMNS order followed by title_fold.
+
+    Without `document`, the two JSON columns are left as None (not serialised).
+    """
+    if not document:
+        return [
+            row.id,
+            row.owner_id,
+            row.status,
+            row.current_step,
+            row.title,
+            to_ms(row.created_at),
+            to_ms(row.last_active_at),
+            to_ms(row.updated_at),
+            row.version,
+            row.schema_version,
+            None,
+            None,
+            fold(row.title),
+        ]
     return [
         row.id,
         row.owner_id,
@@ -150,6 +170,20 @@ def session_params(row: SessionRow) -> list[Any]:
         dump_json(row.field_versions),
         fold(row.title),
     ]
+
+
+_SESSION_SETTABLE = [*SESSION_COLUMNS.split(", "), "title_fold"]
+# Indexes into session_params of the columns an UPDATE may set (all but id), and of the JSON
+# columns, which are always written (comparing them would cost more than writing them).
+_JSON_PARAMS = (10, 11)
+_SESSION_UPDATABLE = tuple(range(1, len(_SESSION_SETTABLE)))
+_ALL_SESSION_UPDATES = _SESSION_UPDATABLE
+
+
+@functools.cache
+def _update_sql(columns: tuple[int, ...]) -> str:
+    sets = ", ".join(f"{_SESSION_SETTABLE[i]} = ?" for i in columns)
+    return f"UPDATE sessions SET {sets} WHERE id = ?"
 
 
 def session_from(r: Row) -> SessionRow:
@@ -300,16 +334,21 @@ class SQLTxn(JobsTxn):
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         self.check_open()
+        # Named by nesting depth, not by count: a batch runs hundreds of savepoints one after
+        # another, and a handful of distinct statements stay in the driver's statement cache.
         self._savepoints += 1
         name = f"cvs_sp{self._savepoints}"
-        self.execute(f"SAVEPOINT {name}")
         try:
-            yield
-        except BaseException:
-            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.execute(f"RELEASE SAVEPOINT {name}")
+                raise
             self.execute(f"RELEASE SAVEPOINT {name}")
-            raise
-        self.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     # --- users and tokens -------------------------------------------------------------------
 
@@ -366,12 +405,19 @@ class SQLTxn(JobsTxn):
         r = self._fetchone(sql, [session_id])
         return None if r is None else session_from(r)
 
-    def update_session(self, row: SessionRow) -> None:
+    def update_session(self, row: SessionRow, previous: SessionRow | None = None) -> None:
         self._write()
         params = session_params(row)
-        sets = [f"{c} = ?" for c in SESSION_COLUMNS.split(", ")[1:]] + ["title_fold = ?"]
-        sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?"
-        if self.execute(sql, [*params[1:], params[0]]) == 0:
+        if previous is None:
+            changed = _ALL_SESSION_UPDATES
+        else:
+            # Only the columns that differ: an indexed column named in SET costs an index
+            # update even when its value stays the same.
+            old = session_params(previous, document=False)
+            changed = tuple(
+                i for i in _SESSION_UPDATABLE if i in _JSON_PARAMS or params[i] != old[i]
+            )
+        if self.execute(_update_sql(changed), [*(params[i] for i in changed), row.id]) == 0:
             raise KeyError(row.id)
 
     def delete_session(self, session_id: str) -> bool:
@@ -416,6 +462,10 @@ class SQLTxn(JobsTxn):
         return [log_from(r) for r in self.fetchall(sql, [session_id, version, max(0, limit)])]
 
     def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
+        if len(session_ids) == 1:  # the common case (a push checking its cached row)
+            sql = "SELECT version FROM sessions WHERE id = ?"
+            one = self._fetchone(sql, session_ids)
+            return {} if one is None else {session_ids[0]: int(one[0])}
         ids = list(dict.fromkeys(session_ids))[:1000]
         if not ids:
             return {}
@@ -543,6 +593,17 @@ class SQLTxn(JobsTxn):
             client.client_group_id,
         ]
         self.execute(sql, params)
+
+    def advance_client(
+        self, client_id: str, user_id: str, last_mutation_id: int, updated_at: datetime
+    ) -> bool:
+        self._write()
+        sql = (
+            "UPDATE clients SET last_mutation_id = ?, updated_at = ? "
+            "WHERE client_id = ? AND user_id = ? AND last_mutation_id = ?"
+        )
+        params = [last_mutation_id, to_ms(updated_at), client_id, user_id, last_mutation_id - 1]
+        return self.execute(sql, params) == 1
 
     # --- conflicts ----------------------------------------------------------------------------
 

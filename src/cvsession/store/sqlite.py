@@ -29,6 +29,7 @@ from cvsession.store.sql import Row, SQLTxn, check_params
 
 BUSY_TIMEOUT_S = 10.0
 MAX_IDLE_READERS = 32
+WRITER_CACHE_KIB = 64 * 1024
 _DUPLICATE_ERRORS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 
 
@@ -105,6 +106,15 @@ class SQLiteStore:
                 if mode != "wal":
                     raise RuntimeError(f"could not enable WAL on {self.path} (got {mode!r})")
             conn.execute("PRAGMA synchronous = FULL")
+            if not readonly:
+                # A group commit runs hundreds of units, each in a savepoint, and dirties a
+                # few thousand pages. With the defaults SQLite writes every page a savepoint
+                # touches to a statement journal in a temporary file, and spills dirty pages
+                # to the WAL before the commit once 2 MiB of cache is full. Neither affects
+                # durability (the WAL commit is what makes a write durable; both journals are
+                # only for rolling back inside the open transaction), so keep them in memory.
+                conn.execute("PRAGMA temp_store = MEMORY")
+                conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             conn.execute("PRAGMA foreign_keys = ON")
             if readonly:
                 conn.execute("PRAGMA query_only = ON")
