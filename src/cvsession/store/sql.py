@@ -134,27 +134,8 @@ CONFLICT_COLUMNS = (
 TOKEN_COLUMNS = "token_hash, user_id, kind, created_at, expires_at, used_at, label"
 
 
-def session_params(row: SessionRow, *, document: bool = True) -> list[Any]:
-    """Parameters in SESSION_COLUMNS order followed by title_fold.
-
-    Without `document`, the two JSON columns are left as None (not serialised).
-    """
-    if not document:
-        return [
-            row.id,
-            row.owner_id,
-            row.status,
-            row.current_step,
-            row.title,
-            to_ms(row.created_at),
-            to_ms(row.last_active_at),
-            to_ms(row.updated_at),
-            row.version,
-            row.schema_version,
-            None,
-            None,
-            fold(row.title),
-        ]
+def session_params(row: SessionRow) -> list[Any]:
+    """Parameters in SESSION_COLUMNS order followed by title_fold."""
     return [
         row.id,
         row.owner_id,
@@ -173,11 +154,15 @@ def session_params(row: SessionRow, *, document: bool = True) -> list[Any]:
 
 
 _SESSION_SETTABLE = [*SESSION_COLUMNS.split(", "), "title_fold"]
-# Indexes into session_params of the columns an UPDATE may set (all but id), and of the JSON
-# columns, which are always written (comparing them would cost more than writing them).
-_JSON_PARAMS = (10, 11)
-_SESSION_UPDATABLE = tuple(range(1, len(_SESSION_SETTABLE)))
-_ALL_SESSION_UPDATES = _SESSION_UPDATABLE
+# The columns an UPDATE may set (all but id), as indexes into session_params, each with the
+# SessionRow attribute it comes from; None marks the JSON columns, always written (comparing
+# them would cost more than writing them).
+_SESSION_UPDATABLE_ATTRS: tuple[tuple[int, str | None], ...] = tuple(
+    (i, None if c in ("document", "field_versions") else "title" if c == "title_fold" else c)
+    for i, c in enumerate(_SESSION_SETTABLE)
+    if i > 0
+)
+_SESSION_UPDATABLE = tuple(i for i, _ in _SESSION_UPDATABLE_ATTRS)
 
 
 @functools.cache
@@ -409,13 +394,14 @@ class SQLTxn(JobsTxn):
         self._write()
         params = session_params(row)
         if previous is None:
-            changed = _ALL_SESSION_UPDATES
+            changed = _SESSION_UPDATABLE
         else:
             # Only the columns that differ: an indexed column named in SET costs an index
             # update even when its value stays the same.
-            old = session_params(previous, document=False)
             changed = tuple(
-                i for i in _SESSION_UPDATABLE if i in _JSON_PARAMS or params[i] != old[i]
+                i
+                for i, attr in _SESSION_UPDATABLE_ATTRS
+                if attr is None or getattr(row, attr) != getattr(previous, attr)
             )
         if self.execute(_update_sql(changed), [*(params[i] for i in changed), row.id]) == 0:
             raise KeyError(row.id)
