@@ -141,6 +141,22 @@ def test_upsert_client_inserts_then_overwrites(store: Store) -> None:
         assert second == txn.get_client("c1")
 
 
+def test_advance_client_moves_only_an_in_order_client_of_its_user(store: Store) -> None:
+    """advance_client moves lastMutationID by one for the right user and keeps the group;
+    a gap, a replay, another user or an unknown client change nothing."""
+    with store.transaction() as txn:
+        assert not txn.advance_client("c1", "u1", 1, T0)
+        assert None is txn.get_client("c1")
+        txn.upsert_client(ClientRow("c1", "u1", 4, T0, "g1"))
+        assert not txn.advance_client("c1", "u1", 4, at(1))
+        assert not txn.advance_client("c1", "u1", 7, at(1))
+        assert not txn.advance_client("c1", "u2", 5, at(1))
+        assert ClientRow("c1", "u1", 4, T0, "g1") == txn.get_client("c1")
+        assert txn.advance_client("c1", "u1", 5, at(2))
+    with store.read() as txn:
+        assert ClientRow("c1", "u1", 5, at(2), "g1") == txn.get_client("c1")
+
+
 def test_conflict_insert_get_update_and_duplicate(seeded: Store, rows: Rows) -> None:
     """Conflicts round-trip with JSON values; update resolves; duplicates raise DuplicateKey."""
     conflict = rows.conflict(yours=None, theirs=["a", {"b": 1.5}])

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -72,6 +73,31 @@ def test_update_overwrites_every_column(seeded: Store, rows: Rows) -> None:
         txn.update_session(new)
     with seeded.read() as txn:
         assert new == txn.get_session("s1")
+
+
+def test_update_with_previous_writes_the_same_row(seeded: Store, rows: Rows) -> None:
+    """update_session given the stored row as `previous` reads back exactly as a full update,
+    and the searchable columns (status, folded title, owner) follow."""
+    with seeded.transaction() as txn:
+        txn.insert_user(rows.user("u2"))
+    with seeded.read() as txn:
+        stored = txn.get_session("s1")
+    assert stored is not None
+    changes: list[dict[str, Any]] = [
+        {"last_active_at": at(3), "updated_at": at(3)},
+        {"status": "paused", "title": "Ünïcode TITLE"},
+        {"owner_id": "u2", "created_at": at(-9), "schema_version": 4, "current_step": "features"},
+    ]
+    for version, change in enumerate(changes, start=stored.version + 1):
+        document = {**stored.document, "n": version}
+        new = dataclasses.replace(stored, version=version, document=document, **change)
+        with seeded.transaction() as txn:
+            txn.update_session(new, stored)
+        with seeded.read() as txn:
+            assert new == txn.get_session("s1")
+            query = SessionQuery(owner_id=new.owner_id, statuses=(new.status,), text=new.title[-3:])
+            assert [new] == txn.list_sessions(query)
+        stored = new
 
 
 def test_update_missing_session_raises_key_error(store: Store, rows: Rows) -> None:

@@ -124,3 +124,34 @@ def test_reader_connections_stay_bounded_when_threads_come_and_go(sqlite_url: st
         assert 8 == len(store._idle_readers)
     finally:
         store.close()
+
+
+def test_commits_are_checkpointed_in_the_background_and_close_stops_it(
+    sqlite_url: str, rows: Rows
+) -> None:
+    """After commits the WAL is copied into the database file by the checkpoint thread (the
+    writer's own threshold stays high), and close() stops that thread."""
+
+    def checkpointers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "cvsession-checkpoint"}
+
+    others = checkpointers()
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    try:
+        store.migrate()
+        with store.transaction() as txn:
+            assert [(16384,)] == txn.fetchall("PRAGMA wal_autocheckpoint")
+            assert [(2,)] == txn.fetchall("PRAGMA temp_store")  # memory
+            txn.insert_user(rows.user())
+        path = parse_sqlite_url(sqlite_url)
+        for _ in range(100):
+            if b"u1" in path.read_bytes():
+                break
+            threading.Event().wait(0.05)
+        assert b"u1" in path.read_bytes()  # in the main file, not only in the WAL
+        mine = checkpointers() - others
+        assert 1 == len(mine)
+    finally:
+        store.close()
+    assert not any(t.is_alive() for t in mine)

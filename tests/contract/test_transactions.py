@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 
@@ -63,6 +64,24 @@ def test_savepoint_rollback_undoes_only_the_inner_unit(seeded: Store, rows: Rows
     with seeded.read() as txn:
         assert [1, 3, 4] == [e.version for e in txn.log_since("s1", 0)]
         assert "CV s1" == txn.get_session("s1").title  # type: ignore[union-attr]
+
+
+def test_many_savepoints_in_a_row_and_nested(seeded: Store, rows: Rows) -> None:
+    """Hundreds of savepoints in one transaction (a group commit), some nested and some rolled
+    back, keep exactly the writes of the units that succeeded."""
+    with seeded.transaction() as txn:
+        for version in range(1, 301):
+            with contextlib.suppress(Boom), txn.savepoint():
+                txn.append_log(rows.log(version=version))
+                if version % 3 == 0:
+                    with contextlib.suppress(Boom), txn.savepoint():
+                        txn.append_log(rows.log(version=version + 1000))
+                        raise Boom
+                if version % 5 == 0:
+                    raise Boom
+    with seeded.read() as txn:
+        kept = [e.version for e in txn.log_since("s1", 0, 10_000)]
+    assert [v for v in range(1, 301) if v % 5] == kept
 
 
 def test_nested_savepoints_roll_back_independently(seeded: Store, rows: Rows) -> None:

@@ -180,3 +180,28 @@ def test_replaying_log_ops_reproduces_state(edits: list[tuple[str, int]]) -> Non
         all_ops.extend(result.ops)
     rebuilt = jsonpatch.apply_patch(start, all_ops)
     assert {**doc, "version": 0} == rebuilt
+
+
+def test_repeated_field_edit_writes_only_what_changed() -> None:
+    """A second edit of a field emits ops for its value and the form's version and time only,
+    and leaves flags and messages that did not change alone."""
+    first = run(fresh(), {}, "form.setField", {"form": "f", "field": "a", "value": "x"})
+    later = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
+    second = apply_mutation(
+        first.document,
+        first.field_versions,
+        first.version,
+        Mutation("c", 2, "form.setField", {"form": "f", "field": "a", "value": "xy"}),
+        later,
+    )
+    assert [
+        ("replace", "/forms/f/fields/a/value", "xy"),
+        ("replace", "/forms/f/metadata/version", 2),
+        ("replace", "/forms/f/metadata/lastModified", "2026-11-25T12:00:01.000Z"),
+        ("replace", "/lastActiveAt", "2026-11-25T12:00:01.000Z"),
+    ] == [(op["op"], op["path"], op["value"]) for op in second.ops]
+    field = second.document["forms"]["f"]["fields"]["a"]
+    assert {"value": "xy", "dirty": True, "touched": False, "valid": True} == {
+        k: field[k] for k in ("value", "dirty", "touched", "valid")
+    }
+    assert first.document["forms"]["f"]["fields"]["a"]["value"] == "x"  # input untouched

@@ -64,8 +64,10 @@ PATCHABLE_ROOTS = frozenset(
 TRIVIAL_PREFIXES = ("/ui", "/navigation", "/lastActiveAt")
 
 
+@functools.lru_cache(maxsize=64)
 def iso(ts: datetime) -> str:
     """Format a datetime as the document's timestamp form."""
+    # Cached: one mutation stamps the same instant in several places.
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 

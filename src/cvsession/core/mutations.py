@@ -149,7 +149,7 @@ class MutationContext:
         """
         raw = [t if isinstance(t, str) else str(t) for t in tokens]
         current = resolve(self.doc, raw)
-        if _json_equal(current, value):
+        if json_equal(current, value):
             return False  # the common case for flags and metadata: no pointer to build
         return self._write(pointer(*raw), raw, current, value, checked)
 
@@ -195,7 +195,7 @@ class MutationContext:
         if tokens is None:
             tokens = split_pointer(ptr)
         current = self._get_tokens(tokens)
-        if _json_equal(current, value):
+        if json_equal(current, value):
             return False
         return self._write(ptr, tokens, current, value, checked)
 
@@ -327,8 +327,11 @@ def apply_mutation(
     )
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0, but True is not 1 and key order does not matter."""
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but True is not 1 and key order does not matter.
+
+    MISSING equals only itself.
+    """
     if a is _MISSING or b is _MISSING:
         return a is b
     if isinstance(a, bool) or isinstance(b, bool):
@@ -337,13 +340,13 @@ def _json_equal(a: Any, b: Any) -> bool:
         return (
             isinstance(b, dict)
             and a.keys() == b.keys()
-            and all(_json_equal(v, b[k]) for k, v in a.items())
+            and all(json_equal(v, b[k]) for k, v in a.items())
         )
     if isinstance(a, list):
         return (
             isinstance(b, list)
             and len(a) == len(b)
-            and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+            and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
         )
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a == b
@@ -445,6 +448,7 @@ __all__ = [
     "check_order",
     "copy_json",
     "handler_names",
+    "json_equal",
     "mutation",
     "resolve",
 ]

@@ -9,7 +9,7 @@ from cvsession.core import args as a
 from cvsession.core import schema
 from cvsession.core.document import PATCHABLE_ROOTS, iso, split_pointer
 from cvsession.core.errors import InvalidInput, VersionConflict
-from cvsession.core.mutations import MutationContext, mutation
+from cvsession.core.mutations import MISSING, MutationContext, json_equal, mutation
 from cvsession.core.mutations_workflow import _require_active
 from cvsession.core.patching import apply_patch, prefix_ops, validate_patch
 
@@ -79,37 +79,52 @@ def _messages(entry: dict[str, Any], key: str) -> list[str]:
 def _write_field(ctx: MutationContext, form: str, name: str, entry: dict[str, Any]) -> None:
     a.key_name(name, "a field name")
     base = ("forms", form, "fields", name)
+    # The field as it was: writing one of its keys changes none of the others, so each key is
+    # compared with this and only a change pays for a write (most of a field's flags and
+    # messages stay the same from one keystroke to the next).
+    before = ctx.get(*base)
+    field = before if isinstance(before, dict) else None
     if "value" in entry:
         ctx.set(*base, "value", value=entry["value"], checked=True)
-    elif ctx.get(*base) is None:
+    elif before is None:
         ctx.set(*base, "value", value=None)
     defaults = {"dirty": "value" in entry, "touched": False, "valid": True}
     for key, default in defaults.items():
-        current = ctx.get(*base, key)
+        current = field.get(key) if field is not None else ctx.get(*base, key)
         value = a.flag(entry, key, default if current is None else current)
-        ctx.set(*base, key, value=value)
+        _set_key(ctx, field, base, key, value)
     for key in ("errors", "warnings"):
-        if key in entry or ctx.get(*base, key) is None:
-            ctx.set(*base, key, value=_messages(entry, key))
+        current = field.get(key) if field is not None else ctx.get(*base, key)
+        if key in entry or current is None:
+            _set_key(ctx, field, base, key, _messages(entry, key))
+
+
+def _set_key(
+    ctx: MutationContext,
+    before: dict[str, Any] | None,
+    base: tuple[str, ...],
+    key: str,
+    value: Any,
+) -> None:
+    """`ctx.set(*base, key, value=value)`, skipped when `before` (the object at `base` before
+    this mutation wrote `key`) already holds an equal value: exactly what `set` would do."""
+    if before is None or not json_equal(before.get(key, MISSING), value):
+        ctx.set(*base, key, value=value)
 
 
 def _touch_form(ctx: MutationContext, form: str, args: dict[str, Any]) -> None:
     meta = a.obj(args.get("metadata", {}), "metadata")
-    ctx.set(
-        "forms",
-        form,
-        "metadata",
-        "version",
-        value=(ctx.get("forms", form, "metadata", "version") or 0) + 1,
-    )
-    ctx.set("forms", form, "metadata", "lastModified", value=iso(ctx.now))
+    base = ("forms", form, "metadata")
+    before = ctx.get(*base)
+    stored = before if isinstance(before, dict) else None
+    version = stored.get("version") if stored is not None else ctx.get(*base, "version")
+    _set_key(ctx, stored, base, "version", (version or 0) + 1)
+    _set_key(ctx, stored, base, "lastModified", iso(ctx.now))
     for key in ("userAgent", "formSchema"):
         if key in meta:
-            ctx.set(
-                "forms", form, "metadata", key, value=a.text(meta, key, max_len=500, optional=True)
-            )
-        elif ctx.get("forms", form, "metadata", key, default=0) == 0:
-            ctx.set("forms", form, "metadata", key, value=None)
+            _set_key(ctx, stored, base, key, a.text(meta, key, max_len=500, optional=True))
+        elif (stored.get(key, 0) if stored is not None else ctx.get(*base, key, default=0)) == 0:
+            _set_key(ctx, stored, base, key, None)
 
 
 @mutation("form.setField")

@@ -533,23 +533,26 @@ class SessionService:
         `current` is the session as this transaction last wrote it (saves a reload in a push).
         """
         now = self.clock()
-        client = txn.get_client(mut.client_id) if mut.client_id else None
-        if client is not None and client.user_id != user_id:
-            raise NotFound("unknown client", client_id=mut.client_id)
-        last = client.last_mutation_id if client is not None else 0
-        if mut.client_id and not check_order(last, mut.id):
-            seen = current or txn.get_session(session_id)
-            version = seen.version if seen is not None and seen.owner_id == user_id else 0
-            return Outcome("duplicate", session_id, version, last, row=current)
+        client: ClientRow | None = None
+        # The common case, an in-order mutation of a known client, takes one statement; the
+        # savepoint around the unit undoes it if anything below raises.
+        advanced = bool(mut.client_id) and txn.advance_client(mut.client_id, user_id, mut.id, now)
+        if mut.client_id and not advanced:
+            client = txn.get_client(mut.client_id)
+            if client is not None and client.user_id != user_id:
+                raise NotFound("unknown client", client_id=mut.client_id)
+            last = client.last_mutation_id if client is not None else 0
+            if not check_order(last, mut.id):
+                seen = current or txn.get_session(session_id)
+                version = seen.version if seen is not None and seen.owner_id == user_id else 0
+                return Outcome("duplicate", session_id, version, last, row=current)
 
         def advance() -> int | None:
             if not mut.client_id:
                 return None
-            txn.upsert_client(
-                ClientRow(
-                    mut.client_id, user_id, mut.id, now, client.client_group_id if client else ""
-                )
-            )
+            if not advanced:
+                group = client.client_group_id if client else ""
+                txn.upsert_client(ClientRow(mut.client_id, user_id, mut.id, now, group))
             return mut.id
 
         row: SessionRow | None = None
@@ -611,7 +614,7 @@ class SessionService:
                 )
             )
             new_row = row_from_document(result.document, result.field_versions, now)
-            txn.update_session(new_row)
+            txn.update_session(new_row, row)
             events = analytics.mutation_events(
                 user_id, session_id, mut, row.document, result.document, now
             )

@@ -183,8 +183,13 @@ class Txn(Protocol):
         A no-op where the write transaction already excludes other writers (SQLite).
         """
 
-    def update_session(self, row: SessionRow) -> None:
-        """Overwrite every column of session `row.id`; raises KeyError if it does not exist."""
+    def update_session(self, row: SessionRow, previous: SessionRow | None = None) -> None:
+        """Overwrite every column of session `row.id`; raises KeyError if it does not exist.
+
+        `previous` is the row as it is stored now, if the caller knows it (it read it in this
+        transaction, or checked its version): then only the columns that differ are written,
+        which spares the indexes on unchanged columns. The result is the same.
+        """
 
     def delete_session(self, session_id: str) -> bool:
         """Delete the session with every row that references it: log, snapshots, conflicts,
@@ -258,6 +263,15 @@ class Txn(Protocol):
     # clients
     def get_client(self, client_id: str) -> ClientRow | None: ...
     def upsert_client(self, client: ClientRow) -> None: ...
+    def advance_client(
+        self, client_id: str, user_id: str, last_mutation_id: int, updated_at: datetime
+    ) -> bool:
+        """Move the client's lastMutationID from `last_mutation_id - 1` to `last_mutation_id`.
+
+        Only if the client exists, belongs to `user_id` and is at `last_mutation_id - 1`;
+        return whether it was (False changes nothing). One statement for the common case of
+        an in-order mutation from a known client; its group is kept.
+        """
 
     # conflicts
     def insert_conflict(self, conflict: ConflictRow) -> None: ...

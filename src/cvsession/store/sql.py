@@ -20,6 +20,7 @@ Encodings, identical on both backends:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -152,6 +153,24 @@ def session_params(row: SessionRow) -> list[Any]:
         dump_json(row.field_versions),
         fold(row.title),
     ]
+
+
+_SESSION_SETTABLE = [*SESSION_COLUMNS.split(", "), "title_fold"]
+# The columns an UPDATE may set (all but id), as indexes into session_params, each with the
+# SessionRow attribute it comes from; None marks the JSON columns, always written (comparing
+# them would cost more than writing them).
+_SESSION_UPDATABLE_ATTRS: tuple[tuple[int, str | None], ...] = tuple(
+    (i, None if c in ("document", "field_versions") else "title" if c == "title_fold" else c)
+    for i, c in enumerate(_SESSION_SETTABLE)
+    if i > 0
+)
+_SESSION_UPDATABLE = tuple(i for i, _ in _SESSION_UPDATABLE_ATTRS)
+
+
+@functools.cache
+def _update_sql(columns: tuple[int, ...]) -> str:
+    sets = ", ".join(f"{_SESSION_SETTABLE[i]} = ?" for i in columns)
+    return f"UPDATE sessions SET {sets} WHERE id = ?"
 
 
 def session_from(r: Row) -> SessionRow:
@@ -302,16 +321,21 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         self.check_open()
+        # Named by nesting depth, not by count: a batch runs hundreds of savepoints one after
+        # another, and a handful of distinct statements stay in the driver's statement cache.
         self._savepoints += 1
         name = f"cvs_sp{self._savepoints}"
-        self.execute(f"SAVEPOINT {name}")
         try:
-            yield
-        except BaseException:
-            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.execute(f"RELEASE SAVEPOINT {name}")
+                raise
             self.execute(f"RELEASE SAVEPOINT {name}")
-            raise
-        self.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     # --- users and tokens -------------------------------------------------------------------
 
@@ -375,12 +399,20 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
         r = self._fetchone(sql, [session_id])
         return None if r is None else session_from(r)
 
-    def update_session(self, row: SessionRow) -> None:
+    def update_session(self, row: SessionRow, previous: SessionRow | None = None) -> None:
         self._write()
         params = session_params(row)
-        sets = [f"{c} = ?" for c in SESSION_COLUMNS.split(", ")[1:]] + ["title_fold = ?"]
-        sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?"
-        if self.execute(sql, [*params[1:], params[0]]) == 0:
+        if previous is None:
+            changed = _SESSION_UPDATABLE
+        else:
+            # Only the columns that differ: an indexed column named in SET costs an index
+            # update even when its value stays the same.
+            changed = tuple(
+                i
+                for i, attr in _SESSION_UPDATABLE_ATTRS
+                if attr is None or getattr(row, attr) != getattr(previous, attr)
+            )
+        if self.execute(_update_sql(changed), [*(params[i] for i in changed), row.id]) == 0:
             raise KeyError(row.id)
 
     def delete_session(self, session_id: str) -> bool:
@@ -436,6 +468,10 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
         return frozenset(int(r[0]) for r in self.fetchall(sql, [session_id, after, client_id]))
 
     def session_versions(self, session_ids: Sequence[str]) -> dict[str, int]:
+        if len(session_ids) == 1:  # the common case (a push checking its cached row)
+            sql = "SELECT version FROM sessions WHERE id = ?"
+            one = self._fetchone(sql, session_ids)
+            return {} if one is None else {session_ids[0]: int(one[0])}
         ids = list(dict.fromkeys(session_ids))[:1000]
         if not ids:
             return {}
@@ -563,6 +599,17 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
             client.client_group_id,
         ]
         self.execute(sql, params)
+
+    def advance_client(
+        self, client_id: str, user_id: str, last_mutation_id: int, updated_at: datetime
+    ) -> bool:
+        self._write()
+        sql = (
+            "UPDATE clients SET last_mutation_id = ?, updated_at = ? "
+            "WHERE client_id = ? AND user_id = ? AND last_mutation_id = ?"
+        )
+        params = [last_mutation_id, to_ms(updated_at), client_id, user_id, last_mutation_id - 1]
+        return self.execute(sql, params) == 1
 
     # --- conflicts ----------------------------------------------------------------------------
 

@@ -10,14 +10,20 @@ makes `for_update` a no-op here). `read()` borrows a query-only connection from 
 block the writer. The pool is not per thread because worker threads come and go (anyio retires
 idle ones after seconds) and per-thread connections would leak file descriptors. Other
 processes on the same file are serialised by SQLite's own locking, up to the busy timeout.
+
+Checkpoints (copying the WAL into the database file) run on a background thread with its own
+connection after commits, not inside the writer's commit; the writer checkpoints itself only
+past 64 MiB of WAL. See docs/decisions/0018-write-path.md.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +35,13 @@ from cvsession.store.sql import Row, SQLTxn, check_params
 
 BUSY_TIMEOUT_S = 10.0
 MAX_IDLE_READERS = 32
+WRITER_CACHE_KIB = 64 * 1024
+# The checkpointer runs at most this often; commits in between are checkpointed together.
+CHECKPOINT_PAUSE_S = 0.05
+# The writer checkpoints inside a commit only if the WAL grows past this many pages (64 MiB),
+# that is when the checkpointer cannot keep up; otherwise the checkpointer does it.
+WRITER_AUTOCHECKPOINT_PAGES = 16384
+log = logging.getLogger(__name__)
 _DUPLICATE_ERRORS = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 
 
@@ -87,6 +100,7 @@ class SQLiteStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._writer = self._connect(readonly=False)
+        self._checkpointer = _Checkpointer(self._connect_checkpointer)
 
     def _connect(self, *, readonly: bool) -> sqlite3.Connection:
         # isolation_level=None: the driver never opens transactions behind our back; we issue
@@ -105,6 +119,16 @@ class SQLiteStore:
                 if mode != "wal":
                     raise RuntimeError(f"could not enable WAL on {self.path} (got {mode!r})")
             conn.execute("PRAGMA synchronous = FULL")
+            if not readonly:
+                # A group commit runs hundreds of units, each in a savepoint, and dirties a
+                # few thousand pages. With the defaults SQLite writes every page a savepoint
+                # touches to a statement journal in a temporary file, and spills dirty pages
+                # to the WAL before the commit once 2 MiB of cache is full. Neither affects
+                # durability (the WAL commit is what makes a write durable; both journals are
+                # only for rolling back inside the open transaction), so keep them in memory.
+                conn.execute("PRAGMA temp_store = MEMORY")
+                conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
             if readonly:
                 conn.execute("PRAGMA query_only = ON")
@@ -112,6 +136,11 @@ class SQLiteStore:
             conn.close()
             raise
         return conn
+
+    def _connect_checkpointer(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
@@ -151,6 +180,7 @@ class SQLiteStore:
                     yield txn
                     txn.close()
                     conn.execute("COMMIT")
+                    self._checkpointer.poke()
                 finally:
                     txn.close()
                     if conn.in_transaction:
@@ -190,6 +220,7 @@ class SQLiteStore:
             readers, self._idle_readers = self._idle_readers, []
         for conn in readers:
             conn.close()
+        self._checkpointer.stop()
         with self._write_lock:
             self._writer.close()
 
@@ -203,3 +234,55 @@ class SQLiteStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Checkpointer:
+    """Copies committed WAL frames into the database file on its own thread and connection.
+
+    With SQLite's default, the commit that takes the WAL past 1,000 pages also checkpoints,
+    inside the writer's critical section; a group commit of a few hundred mutations crosses
+    that nearly every time. Here the writer only pokes, and a PASSIVE checkpoint (which never
+    waits for, nor blocks, readers and the writer) runs on the other core. Durability does not
+    depend on it: a commit is durable once its WAL frames are synced.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def poke(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stopping:
+                    self._thread = threading.Thread(
+                        target=self._run, name="cvsession-checkpoint", daemon=True
+                    )
+                    self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                self._wake.wait()
+                if self._stopping:
+                    return
+                self._wake.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.warning("background WAL checkpoint failed", exc_info=True)
+                time.sleep(CHECKPOINT_PAUSE_S)
+        finally:
+            conn.close()
