@@ -1,10 +1,10 @@
 """The web app: its shell at every page URL, its static files, vendored modules, service worker.
 
-Page URLs (`/`, `/sessions`, `/new`, `/pair`, `/session/{id}[/{step}[/{substep}]]`) all answer
-with the same shell, `web/index.html`; the JavaScript renders the page. The status still tells
-the truth: an unknown step, or a session the cookie's owner does not have, is a 404 (with the
-shell, which renders a not-found page), and a missing session looks exactly like another
-owner's.
+Page URLs (`/`, `/sessions`, `/new`, `/pair`, `/admin`,
+`/session/{id}[/{step}[/{substep}]]`) all answer with the same shell, `web/index.html`; the
+JavaScript renders the page. The status still tells the truth: an unknown step, or a session
+the cookie's owner does not have, is a 404 (with the shell, which renders a not-found page),
+and a missing session looks exactly like another owner's.
 
 Every HTML and static response carries a strict CSP. The one inline script allowed is the
 shell's `<script type="importmap">` (Chromium cannot load an import map from a file): its
@@ -369,6 +369,7 @@ async def root(request: Request) -> Response | dict[str, Any]:
 @router.get("/sessions")
 @router.get("/new")
 @router.get("/pair")
+@router.get("/admin")
 async def page(request: Request) -> Response:
     return shell(request)
 

@@ -4,6 +4,8 @@ import { api, ensureIdentity, openSession, ApiError } from './lib/cvsession.js';
 import { h, replace, toast, button } from './ui/dom.js';
 import * as shell from './ui/shell.js';
 import { renderHome, renderNew, renderPair } from './ui/pages/home.js';
+import { renderAdmin } from './ui/pages/admin.js';
+import { loadFlags, report, watchOfflineReplay } from './ui/signals.js';
 
 const PAGES = {
   upload: () => import('./ui/pages/upload.js'),
@@ -20,6 +22,7 @@ const PAGES = {
 const $ = (id) => document.getElementById(id);
 const app = {
   catalogue: null,
+  flags: {}, // feature flags for this user (GET /api/flags)
   session: null, // the open SessionHandle
   route: null,
   page: null, // {el, update, unmount}
@@ -82,6 +85,7 @@ export function parseRoute(pathname) {
   if (parts[0] === 'new' && parts.length === 1) return { kind: 'new' };
   if (parts[0] === 'sessions' && parts.length === 1) return { kind: 'home', list: true };
   if (parts[0] === 'pair' && parts.length === 1) return { kind: 'pair' };
+  if (parts[0] === 'admin' && parts.length === 1) return { kind: 'admin' };
   if (parts[0] === 'session' && parts.length >= 2 && parts.length <= 4) {
     return { kind: 'session', id: parts[1], step: parts[2] || null, substep: parts[3] || null };
   }
@@ -142,6 +146,7 @@ function pageContext(step, substep) {
   return {
     session,
     catalogue: app.catalogue,
+    flags: app.flags,
     step,
     substep,
     api,
@@ -211,13 +216,19 @@ async function route(opts = {}) {
     if (r.kind === 'home') {
       app.route = r;
       document.title = 'Your CVs — cvsession';
-      await renderHome($('page'), { navigate, resumeDialog: $('resume-dialog'), showList: Boolean(r.list), catalogue: app.catalogue });
+      await renderHome($('page'), { navigate, resumeDialog: $('resume-dialog'), showList: Boolean(r.list), catalogue: app.catalogue, flags: app.flags });
       return;
     }
     if (r.kind === 'new') {
       app.route = r;
       document.title = 'New CV — cvsession';
       renderNew($('page'), { navigate, catalogue: app.catalogue });
+      return;
+    }
+    if (r.kind === 'admin') {
+      app.route = r;
+      document.title = 'Metrics — cvsession';
+      await renderAdmin($('page'), { catalogue: app.catalogue });
       return;
     }
     if (r.kind === 'pair') {
@@ -231,6 +242,12 @@ async function route(opts = {}) {
       return;
     }
     if (!app.session) {
+      const started = opts.started ?? performance.now();
+      if (!app.flags.offline && navigator.onLine === false) {
+        replace($('page'), h('section', { class: 'error' }, h('h1', {}, 'You are offline'),
+          h('p', {}, 'Your session opens as soon as you are back online.'), button('Try again', () => route())));
+        return;
+      }
       replace($('page'), h('p', { class: 'loading' }, 'Opening your session…'));
       const s = await openSession(r.id, { device: deviceLabel() });
       await firstState(s);
@@ -264,9 +281,16 @@ async function route(opts = {}) {
         s.on('error', (e) => toast(e.message || e.code || 'The server refused a change.', 'error')),
         s.on('notfound', () => notFoundPage()),
       );
+      app.unsubscribe.push(watchOfflineReplay(s));
       shell.renderStatus($('save-status'), s);
       shell.renderPresence($('presence'), s);
       shell.renderConflicts($('conflicts'), s);
+      await showStep(r, opts);
+      // How long it took from navigation to the restored session on screen (resume metrics).
+      if (app.session === s && app.route?.step && app.catalogue.stepsById[app.route.step]) {
+        report('resume.restored', s.id, { ms: Math.round(performance.now() - started), step: app.route.step, intact: Boolean(s.state) && !s.notFound });
+      }
+      return;
     }
     await showStep(r, opts);
   } catch (err) {
@@ -299,9 +323,14 @@ async function start() {
   });
   const catalogue = loadCatalogue();
   await identity;
+  const flags = loadFlags();
   app.catalogue = await catalogue;
-  await route();
-  if ('serviceWorker' in navigator) {
+  app.flags = await flags;
+  await route({ started: 0 }); // a cold load counts from navigation start
+  if ('serviceWorker' in navigator && !app.flags.offline) {
+    // Offline switched off for this user: no shell cache (edits still queue; nothing is lost).
+    navigator.serviceWorker.getRegistrations().then((regs) => regs.forEach((reg) => reg.unregister())).catch(() => {});
+  } else if ('serviceWorker' in navigator) {
     // After the first render: installing (and precaching) must not compete with it.
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((err) => console.warn('service worker:', err));
   }

@@ -12,7 +12,7 @@ const CACHE = PREFIX + BUILD;
 const SHELL = '/app/index.html';
 
 const isPage = (path) =>
-  path === '/' || path === '/sessions' || path === '/new' || path === '/pair' || path === '/session' || path.startsWith('/session/');
+  path === '/' || path === '/sessions' || path === '/new' || path === '/pair' || path === '/admin' || path === '/session' || path.startsWith('/session/');
 const isAsset = (path) => path.startsWith('/app/') || path.startsWith('/vendor/');
 
 self.addEventListener('install', (event) => {

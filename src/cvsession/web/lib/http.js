@@ -53,7 +53,7 @@ export function createApi(fetchImpl) {
     return parsed;
   }
   return {
-    get: (path) => request('GET', path),
+    get: (path, { headers } = {}) => request('GET', path, { headers }),
     post: (path, body) => request('POST', path, { body }),
     put: (path, body) => request('PUT', path, { body }),
     patch: (path, body) => request('PATCH', path, { body }),

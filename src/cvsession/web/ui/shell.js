@@ -3,6 +3,7 @@
 import { h, replace, button, minutes, plural, when, toast } from './dom.js';
 import { fieldLabels } from './forms.js';
 import { api } from '../lib/cvsession.js';
+import { report } from './signals.js';
 
 const DONE = new Set(['completed', 'skipped']);
 
@@ -170,7 +171,14 @@ export async function openResumeDialog(dialog, sessions, onGo, catalogue = null)
       rec = { action: 'continue', step: first.currentStep, substep: first.currentSubstep, deepLink: first.deepLink, reason: 'Continue where you left off.' };
     }
   }
-  const go = (url) => () => { dialog.close(); onGo(url); };
+  const go = (url, taken) => () => {
+    if (taken) report('resume.taken', taken.sessionId, { step: taken.step, substep: taken.substep ?? null, fromRecommendation: taken.fromRecommendation });
+    dialog.close();
+    onGo(url);
+  };
+  if (first && rec && typeof rec.confidence === 'number') {
+    report('resume.offered', first.id, { recommendedStep: rec.step, recommendedSubstep: rec.substep ?? null, confidence: rec.confidence, estimatedMinutes: rec.estimatedMinutes ?? 0 });
+  }
   const content = [h('h2', { id: 'resume-title' }, first ? 'Welcome back' : 'Your CVs')];
   if (first && rec) {
     content.push(
@@ -180,16 +188,16 @@ export async function openResumeDialog(dialog, sessions, onGo, catalogue = null)
         rec.estimatedMinutes !== undefined ? h('li', {}, `Time to finish: ${minutes(rec.estimatedMinutes)}`) : null,
         rec.confidenceLabel ? h('li', {}, `Confidence: ${rec.confidenceLabel}${rec.confidence !== undefined ? ` (${Math.round(rec.confidence * 100)}%)` : ''}`) : null,
         h('li', {}, `Last active: ${when(first.lastActiveAt)}`)),
-      h('div', { class: 'actions' }, button('Continue', go(rec.deepLink || first.deepLink), { class: 'primary', autofocus: true })),
+      h('div', { class: 'actions' }, button('Continue', go(rec.deepLink || first.deepLink, { sessionId: first.id, step: rec.step, substep: rec.substep, fromRecommendation: true }), { class: 'primary', autofocus: true })),
     );
     if (rec.alternatives && rec.alternatives.length) {
       content.push(h('h3', {}, 'Or'), h('ul', { class: 'alternatives' }, rec.alternatives.map((alt) =>
-        h('li', {}, button(where(alt.step, alt.substep), go(alt.deepLink)), alt.reason ? ` — ${alt.reason}` : ''))));
+        h('li', {}, button(where(alt.step, alt.substep), go(alt.deepLink, { sessionId: first.id, step: alt.step, substep: alt.substep, fromRecommendation: false })), alt.reason ? ` — ${alt.reason}` : ''))));
     }
   }
   if (sessions.length > 1) {
     content.push(h('h3', {}, 'Other sessions you can resume'), h('ul', { class: 'resumable' }, sessions.slice(1, 10).map((s) =>
-      h('li', {}, button(s.title || 'Untitled CV', go(s.deepLink)), ` — ${where(s.currentStep)}, ${s.progress}% done, ${when(s.lastActiveAt)}`))));
+      h('li', {}, button(s.title || 'Untitled CV', go(s.deepLink, { sessionId: s.id, step: s.currentStep, substep: s.currentSubstep, fromRecommendation: false })), ` — ${where(s.currentStep)}, ${s.progress}% done, ${when(s.lastActiveAt)}`))));
   }
   content.push(h('div', { class: 'actions' }, button('Start a new CV', go('/new')), button('Close', () => dialog.close())));
   replace(dialog, h('div', { class: 'dialog-body' }, content));

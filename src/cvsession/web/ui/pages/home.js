@@ -8,7 +8,8 @@ const STATUS_LABELS = {
   completed: 'Completed', failed: 'Failed', expired: 'Expired',
 };
 
-export async function renderHome(root, { navigate, resumeDialog, showList, catalogue }) {
+export async function renderHome(root, { navigate, resumeDialog, showList, catalogue, flags = {} }) {
+  const offerResume = flags['resume-dialog'] !== false;
   replace(root, h('p', { class: 'loading' }, 'Loading your CVs…'));
   let page;
   try {
@@ -30,10 +31,10 @@ export async function renderHome(root, { navigate, resumeDialog, showList, catal
     h('p', { class: 'lead' }, 'Everything you do is saved as you go. Close the tab, go offline or switch device: you continue where you left off.'),
     h('div', { class: 'actions' },
       button('Start a new CV', () => navigate('/new'), { class: 'primary' }),
-      resumable.length ? button('Where was I?', () => openResumeDialog(resumeDialog, resumable, navigate, catalogue)) : null),
+      resumable.length && offerResume ? button('Where was I?', () => openResumeDialog(resumeDialog, resumable, navigate, catalogue)) : null),
     items.length ? h('ul', { class: 'sessions' }, rows) : h('p', { class: 'muted' }, 'No CVs yet.')));
   // On return (once per tab), offer to resume the most recent session.
-  if (resumable.length && !showList && !sessionStorage.getItem('cvsession:resume-offered')) {
+  if (offerResume && resumable.length && !showList && !sessionStorage.getItem('cvsession:resume-offered')) {
     sessionStorage.setItem('cvsession:resume-offered', '1');
     openResumeDialog(resumeDialog, resumable, navigate, catalogue);
   }

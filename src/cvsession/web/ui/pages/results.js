@@ -32,9 +32,11 @@ export function mount(ctx) {
   const page = substepSections(ctx, null, {
     'results-display': summaryBox,
     'results-download': downloads,
-    'results-share': h('div', { class: 'stack' },
-      h('p', {}, 'Continue on your phone or another computer: everything you did comes with you.'),
-      h('div', { class: 'actions' }, button('Continue on another device', pair)), shareBox),
+    'results-share': ctx.flags?.['cross-device-sync'] === false
+      ? h('p', { class: 'muted' }, 'Continuing on another device is not available for your account yet.')
+      : h('div', { class: 'stack' },
+        h('p', {}, 'Continue on your phone or another computer: everything you did comes with you.'),
+        h('div', { class: 'actions' }, button('Continue on another device', pair)), shareBox),
   });
   const next = h('div', { class: 'actions' },
     button('Optimise keywords', async () => { await completeAndGo(ctx, 'keywords'); }),

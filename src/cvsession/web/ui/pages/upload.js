@@ -73,7 +73,16 @@ export function mount(ctx) {
       const row = await api.upload(`/api/sessions/${session.id}/uploads?filename=${encodeURIComponent(chosen.filename)}`, chosen.blob, chosen.filename);
       await ctx.mutate('substep.complete', { step: 'upload', substep: 'file-upload', data: { uploadId: row.id, filename: row.filename || chosen.filename } });
       await ctx.mutate('step.complete', { step: 'upload' });
-      await api.post(`/api/sessions/${session.id}/uploads/${row.id}/process`, {});
+      try {
+        await api.post(`/api/sessions/${session.id}/uploads/${row.id}/process`, {});
+      } catch (err) {
+        if (err.code !== 'feature_disabled') throw err;
+        // Automatic processing is switched off for this account: the CV is entered by hand.
+        toast('Automatic processing is not available for your account yet: fill in your CV on the Analysis step.');
+        await ctx.mutate('step.complete', { step: 'processing' });
+        ctx.go('analysis');
+        return;
+      }
       ctx.go('processing');
     } catch (err) {
       toast(err.status === 0 ? 'You are offline: uploading needs the network. Your other changes are kept.' : err.message, 'error');
