@@ -40,6 +40,18 @@ def _print(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _tune_gc() -> None:
+    """Fewer, cheaper collections for a long-running server: the objects alive after start
+    (modules, the app, caches) are frozen out of the collector's scans, and the youngest
+    generation is collected after 50,000 allocations instead of 700 (a mutation allocates a
+    few thousand short-lived objects; most are freed by reference counting anyway)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -48,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings)
+    _tune_gc()
     print(
         f"cvsession on http://{settings.host}:{settings.port}  "
         f"(store: {settings.resolved_database_url()})",
