@@ -199,10 +199,13 @@ def resume_attempts(events: Sequence[EventRow]) -> list[tuple[EventRow, bool]]:
         rows.sort(key=lambda e: (e.at, e.id or 0))
         offers = [e for e in rows if e.kind == "resume.offered"]
         for i, offer in enumerate(offers):
+            # A response belongs to the latest offer made before it (the first offer also takes
+            # what came up to PAIR_BEFORE earlier), within PAIR_AFTER.
+            start = offer.at - PAIR_BEFORE if i == 0 else offer.at
             end = offer.at + PAIR_AFTER
             if i + 1 < len(offers):
-                end = min(end, offers[i + 1].at - PAIR_BEFORE)
-            near = [e for e in rows if offer.at - PAIR_BEFORE <= e.at < end and e is not offer]
+                end = min(end, offers[i + 1].at)
+            near = [e for e in rows if start <= e.at < end and e is not offer]
             target = offer.data.get("recommendedStep")
             intact = any(e.kind == "resume.restored" and e.data.get("intact") for e in near)
             reached = any(

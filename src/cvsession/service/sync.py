@@ -60,6 +60,8 @@ class Member:
     step: str | None = None
     substep: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
+    # Changes committed before the client joined reach it as catch-up, not propagation.
+    joined: float = field(default_factory=time.monotonic)
     needs_patch: bool = True
     # A message, and the latency to observe once it is sent (with the start of the interval).
     queue: asyncio.Queue[tuple[dict[str, Any], Latency | None, float] | None] = field(
@@ -99,9 +101,10 @@ class Room:
             for old in sorted(self.commits)[: len(self.commits) - COMMIT_TIMES]:
                 del self.commits[old]
 
-    def first_commit(self, cookie: int, version: int) -> float | None:
-        """When the oldest change a patch from `cookie` to `version` carries was committed."""
-        times = [t for v, t in self.commits.items() if cookie < v <= version]
+    def first_commit(self, cookie: int, version: int, since: float = 0.0) -> float | None:
+        """When the oldest change a patch from `cookie` to `version` carries was committed,
+        counting only changes committed at or after `since` (when the receiver joined)."""
+        times = [t for v, t in self.commits.items() if cookie < v <= version and t >= since]
         return min(times) if times else None
 
 
@@ -319,7 +322,7 @@ class SyncHub:
             if member.cookie >= version and not member.needs_patch:
                 continue  # already there (a push delivered it from memory)
             message = patch_since(member.cookie, version, document, entries, log_min)
-            since = room.first_commit(member.cookie, version)
+            since = room.first_commit(member.cookie, version, member.joined)
             member.cookie = version
             member.needs_patch = False
             self.send(member, message, self.metrics.propagation, since)
@@ -408,7 +411,7 @@ class SyncHub:
             if not _covered(member.cookie, top, room.recent, None):
                 lagging = True
                 continue
-            since = room.first_commit(member.cookie, top)
+            since = room.first_commit(member.cookie, top, member.joined)
             message = patch_since(member.cookie, top, None, room.recent, None)
             self.send(member, message, self.metrics.propagation, since)
             member.cookie = top

@@ -120,6 +120,18 @@ def test_resume_attempts_need_an_intact_restore_and_the_recommended_step() -> No
     assert [True, False, False, True] == [ok for _, ok in analytics.resume_attempts(events)]
 
 
+def test_offers_close_together_each_keep_their_own_restore() -> None:
+    """Two resumes 10 s apart, each restored intact at its step, are two successes (a
+    response belongs to the latest offer made before it)."""
+    events = [
+        offer(0),
+        seen("resume.restored", 0.05, "upload"),
+        offer(10 / 60),
+        seen("resume.restored", 10.05 / 60, "upload"),
+    ]
+    assert [True, True] == [ok for _, ok in analytics.resume_attempts(events)]
+
+
 def test_durations_prefer_the_most_specific_segment_with_enough_samples() -> None:
     """Same template and mode first, then same mode, then same template, then every sample."""
     doc = new_session_document("s_1", "u", NOW, quick_create=True)
@@ -147,3 +159,22 @@ def test_percentile_is_nearest_rank() -> None:
     """p50 of 1..4 is 2, p95 is 4, empty is None."""
     assert (2, 4, None) == (percentile([1, 2, 3, 4], 0.5), percentile([1, 2, 3, 4], 0.95),
                             percentile([], 0.5))  # fmt: skip
+
+
+def test_catch_up_after_joining_is_not_counted_as_propagation() -> None:
+    """A patch to a client that joined after the changes were committed carries no
+    propagation sample; changes committed while it was connected do."""
+    import asyncio
+
+    from cvsession.service.sync import Room
+
+    async def check() -> None:
+        room = Room("s1")
+        room.committed(1, 100.0)
+        room.committed(2, 105.0)
+        assert 100.0 == room.first_commit(0, 2)
+        assert None is room.first_commit(0, 2, since=107.0)  # joined after both
+        room.committed(3, 108.0)
+        assert 108.0 == room.first_commit(0, 3, since=107.0)
+
+    asyncio.run(check())  # Room holds an asyncio.Condition: build it inside a loop
