@@ -41,19 +41,9 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.browser import launch_chromium  # noqa: E402
 from tests.servers import Server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BASICS = ["name", "label", "email", "phone", "url", "location.city", "summary"]
 WORK = ["name", "position", "startDate", "endDate", "summary"]
 EDUCATION = ["institution", "area", "studyType", "startDate", "endDate"]
@@ -228,7 +218,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         server = Server(Path(tmp), env={"CVSESSION_JOBS": "0"})
         server.start()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             print(f"versions  {machine(browser)}", flush=True)
             owner = browser.new_context(base_url=server.url)

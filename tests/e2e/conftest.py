@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import _unavailable
 from tests.servers import Server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+STEPS = ["upload", "processing", "analysis", "features", "templates", "preview", "results",
+         "keywords", "completed"]  # fmt: skip
 WEB_DIR = Path(__file__).resolve().parents[2] / "src" / "cvsession" / "web"
 
 
@@ -52,24 +46,39 @@ def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing: run ./scripts/browser")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:
             chromium.close()
 
 
-@pytest.fixture
-def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
+@contextmanager
+def new_context(browser: Browser, server: Server, **options: Any) -> Iterator[BrowserContext]:
     """A fresh profile (no cookies, no service worker, no caches) on the server's origin."""
-    ctx = browser.new_context(base_url=server.url)
+    ctx = browser.new_context(base_url=server.url, **options)
     ctx.set_default_timeout(20_000)
     try:
         yield ctx
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
+    """The test's browser profile (see `new_context`)."""
+    with new_context(browser, server) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def other_context(
+    browser: Browser, server: Server, context: BrowserContext
+) -> Iterator[BrowserContext]:
+    """A second fresh profile: another user, or another device of the same owner once given
+    `context`'s cookies."""
+    with new_context(browser, server) as ctx:
+        yield ctx
 
 
 @dataclass
@@ -137,3 +146,59 @@ def foreign_session(server: Server) -> str:
 
 def shell_bytes() -> bytes:
     return (WEB_DIR / "index.html").read_bytes()
+
+
+def wait_ready(page: Page) -> None:
+    """Wait until the web app has rendered its page (it sets html[data-ready='1'])."""
+    page.wait_for_selector("html[data-ready='1']")
+
+
+def sample_cv(jobs: int = 0) -> dict[str, Any]:
+    """A parsed CV: Grace Hopper with a summary, one skill and `jobs` work entries (if any)."""
+    cv: dict[str, Any] = {"basics": {"name": "Grace Hopper", "summary": "Compilers."}}
+    if jobs:
+        cv["work"] = [{"name": f"Company {i}", "position": "Engineer"} for i in range(jobs)]
+    cv["skills"] = [{"name": "COBOL"}]
+    return cv
+
+
+def complete_steps(
+    context: BrowserContext, server: Server, sid: str, cv: dict[str, Any], steps: list[str]
+) -> None:
+    """Set the session's CV and complete `steps` over the mutations endpoint, as if the
+    browser's owner had got that far."""
+    mutations = [{"id": 1, "name": "cv.set", "args": {"cv": cv}}]
+    mutations += [
+        {"id": i + 2, "name": "step.complete", "args": {"step": s}} for i, s in enumerate(steps)
+    ]
+    response = context.request.post(
+        f"/api/sessions/{sid}/mutations",
+        data={"clientID": f"setup-{sid}", "mutations": mutations},
+        headers={"Origin": server.url},
+    )
+    assert 200 == response.status, response.text()
+
+
+def through_analysis(
+    context: BrowserContext, server: Server, sid: str, cv: dict[str, Any] | None = None
+) -> None:
+    """Upload, processing and analysis done, as if a CV (`sample_cv()` by default) had been
+    processed: the next step is features."""
+    complete_steps(context, server, sid, cv or sample_cv(), ["upload", "processing", "analysis"])
+
+
+def analysis_session(context: BrowserContext, server: Server, jobs: int) -> str:
+    """A new session of the browser's owner (made a guest) with a parsed CV of `jobs` work
+    entries, upload and processing done: analysis is open for editing."""
+    become_guest(context, server)
+    sid = create_session(context, server)
+    complete_steps(context, server, sid, sample_cv(jobs), ["upload", "processing"])
+    return sid
+
+
+def session_document(context: BrowserContext, sid: str) -> dict[str, Any]:
+    """The session as the server holds it (GET /api/sessions/{sid})."""
+    response = context.request.get(f"/api/sessions/{sid}")
+    assert 200 == response.status, response.text()
+    doc: dict[str, Any] = response.json()
+    return doc

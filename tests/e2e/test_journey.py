@@ -9,26 +9,11 @@ from pathlib import Path
 import httpx2
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.e2e.conftest import Console
+from tests.e2e.conftest import STEPS, Console, session_document, wait_ready
 from tests.servers import Server
 
 RESUMES = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "resumes"
 DOCX = RESUMES / "cvextract-sarah_connor.docx"
-STEPS = [
-    "upload",
-    "processing",
-    "analysis",
-    "features",
-    "templates",
-    "preview",
-    "results",
-    "keywords",
-    "completed",
-]
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_selector("html[data-ready='1']")
 
 
 def _session_id(page: Page) -> str:
@@ -37,16 +22,9 @@ def _session_id(page: Page) -> str:
     return match.group(1)
 
 
-def _document(context: BrowserContext, session_id: str) -> dict:
-    response = context.request.get(f"/api/sessions/{session_id}")
-    assert 200 == response.status, response.text()
-    doc: dict = response.json()
-    return doc
-
-
 def _new_session(page: Page, title: str = "Sarah's CV") -> None:
     page.goto("/new")
-    _ready(page)
+    wait_ready(page)
     page.get_by_label("Name this CV").fill(title)
     page.get_by_label("Target role").fill("Security engineer")
     page.get_by_role("button", name="Create and upload my CV").click()
@@ -100,7 +78,7 @@ def test_full_journey_with_a_real_cv(context: BrowserContext, page: Page, consol
     page.get_by_role("button", name="Mark my CV as complete").click()
     expect(page.get_by_text("Your CV is complete")).to_be_visible()
 
-    doc = _document(context, sid)
+    doc = session_document(context, sid)
     assert "completed" == doc["status"]
     assert STEPS == doc["completedSteps"]
     assert "+1 555 0100" == doc["cv"]["basics"]["phone"]
@@ -140,17 +118,17 @@ def test_processing_survives_a_reload(context: BrowserContext, page: Page, serve
     # A phase that was running when the pause came finishes first: wait for it to settle.
     page.wait_for_function("() => !document.querySelector('.phase .tag-running')", timeout=30_000)
     before = page.locator(".job-status").get_attribute("data-progress")
-    jobs = _document(context, sid)["processing"]["jobs"]
+    jobs = session_document(context, sid)["processing"]["jobs"]
     assert 1 == len(jobs)
     (job_id,) = jobs
 
     page.reload()
-    _ready(page)
+    wait_ready(page)
     status = page.locator(".job-status[data-status='paused']")
     expect(status).to_have_attribute("data-progress", before or "")
     page.get_by_role("button", name="Resume").click()
     page.wait_for_selector(".job-status[data-status='completed']", timeout=60_000)
-    after = _document(context, sid)["processing"]
+    after = session_document(context, sid)["processing"]
     assert [job_id] == list(after["jobs"])
     assert all("completed" == cp["state"] for cp in after["checkpoints"].values())
     assert 0 == httpx2.get(server.url + "/healthz").is_error

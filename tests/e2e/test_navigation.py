@@ -3,49 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import become_guest, create_session
+from tests.e2e.conftest import become_guest, create_session, through_analysis, wait_ready
 from tests.servers import Server
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_selector("html[data-ready='1']")
-
-
-def _push(context: BrowserContext, server: Server, sid: str, mutations: list[dict]) -> None:
-    body = {"clientID": f"setup-{sid}", "mutations": mutations}
-    response = context.request.post(
-        f"/api/sessions/{sid}/mutations", data=body, headers={"Origin": server.url}
-    )
-    assert 200 == response.status, response.text()
-
-
-def _through_analysis(context: BrowserContext, server: Server, sid: str) -> None:
-    """Upload, processing and analysis done, as if a CV had been processed."""
-    cv = {
-        "basics": {"name": "Grace Hopper", "summary": "Compilers."},
-        "skills": [{"name": "COBOL"}],
-    }
-    steps = ["upload", "processing", "analysis"]
-    mutations = [{"id": 1, "name": "cv.set", "args": {"cv": cv}}]
-    mutations += [
-        {"id": i + 2, "name": "step.complete", "args": {"step": s}} for i, s in enumerate(steps)
-    ]
-    _push(context, server, sid, mutations)
-
-
-@pytest.fixture
-def other_context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.url)
-    ctx.set_default_timeout(20_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def test_deep_link_restores_template_and_customisations_in_a_fresh_context(
@@ -56,9 +18,9 @@ def test_deep_link_restores_template_and_customisations_in_a_fresh_context(
     chosen template with its colour, font and hidden section; another user gets not-found."""
     become_guest(context, server)
     sid = create_session(context, server)
-    _through_analysis(context, server, sid)
+    through_analysis(context, server, sid)
     page.goto(f"/session/{sid}/templates/template-select")
-    _ready(page)
+    wait_ready(page)
     page.get_by_label("Creative").check()
     page.get_by_label("Accent colour").first.fill("#117733")
     page.get_by_role("checkbox", name="Hide Education").check()
@@ -69,7 +31,7 @@ def test_deep_link_restores_template_and_customisations_in_a_fresh_context(
         owner.add_cookies(context.cookies())
         fresh = owner.new_page()
         fresh.goto(f"/session/{sid}/templates/template-customize")
-        _ready(fresh)
+        wait_ready(fresh)
         expect(fresh.get_by_label("Creative")).to_be_checked()
         expect(fresh.get_by_label("Accent colour").first).to_have_value("#117733")
         expect(fresh.get_by_role("checkbox", name="Hide Education")).to_be_checked()
@@ -82,7 +44,7 @@ def test_deep_link_restores_template_and_customisations_in_a_fresh_context(
     stranger = other_context.new_page()
     response = stranger.goto(f"/session/{sid}/templates/template-customize")
     assert response is not None and 404 == response.status
-    _ready(stranger)
+    wait_ready(stranger)
     expect(stranger.locator("[data-not-found]")).to_be_visible()
     expect(stranger.get_by_text("Grace Hopper")).to_have_count(0)
 
@@ -93,9 +55,9 @@ def test_back_and_forward_move_between_steps(
     """Browser history moves between step pages without reloading the app."""
     become_guest(context, server)
     sid = create_session(context, server)
-    _through_analysis(context, server, sid)
+    through_analysis(context, server, sid)
     page.goto(f"/session/{sid}/analysis")
-    _ready(page)
+    wait_ready(page)
     page.locator("#progress a[data-step='features']").click()
     page.wait_for_selector("[data-page='features']")
     page.locator("#progress a[data-step='templates']").click()
@@ -117,7 +79,7 @@ def test_locked_step_explains_its_prerequisites(
     become_guest(context, server)
     sid = create_session(context, server)
     page.goto(f"/session/{sid}/preview")
-    _ready(page)
+    wait_ready(page)
     locked = page.locator("[data-locked='preview']")
     expect(locked).to_contain_text("Preview needs Analysis, Features and Templates")
     expect(locked.get_by_role("link", name="Templates")).to_have_attribute(
@@ -133,9 +95,9 @@ def test_returning_user_is_offered_where_to_continue(
     become_guest(context, server)
     older = create_session(context, server, title="Older CV")
     sid = create_session(context, server, title="Newest CV")
-    _through_analysis(context, server, sid)
+    through_analysis(context, server, sid)
     page.goto("/")
-    _ready(page)
+    wait_ready(page)
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Continue “Newest CV” at Features")

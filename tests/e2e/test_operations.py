@@ -10,26 +10,10 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import become_guest, create_session
+from tests.e2e.conftest import become_guest, create_session, through_analysis, wait_ready
 from tests.servers import Server
 
-
-def _ready(page: Page) -> None:
-    page.wait_for_selector("html[data-ready='1']")
-
-
-def _through_analysis(context: BrowserContext, server: Server, sid: str) -> None:
-    mutations = [{"id": 1, "name": "cv.set", "args": {"cv": {"basics": {"name": "Ada"}}}}]
-    mutations += [
-        {"id": i + 2, "name": "step.complete", "args": {"step": s}}
-        for i, s in enumerate(["upload", "processing", "analysis"])
-    ]
-    response = context.request.post(
-        f"/api/sessions/{sid}/mutations",
-        data={"clientID": f"setup-{sid}", "mutations": mutations},
-        headers={"Origin": server.url},
-    )
-    assert 200 == response.status, response.text()
+ADA = {"basics": {"name": "Ada"}}
 
 
 def _summary(context: BrowserContext) -> dict[str, Any]:
@@ -47,9 +31,9 @@ def test_a_resume_through_the_dialog_is_measured_as_a_success(
     draws the funnel."""
     become_guest(context, server)
     sid = create_session(context, server, title="Measured")
-    _through_analysis(context, server, sid)
+    through_analysis(context, server, sid, ADA)
     page.goto("/")
-    _ready(page)
+    wait_ready(page)
     page.get_by_role("dialog").get_by_role("button", name="Continue").click()
     page.wait_for_selector("[data-page='features']")
     deadline = time.monotonic() + 15
@@ -62,7 +46,7 @@ def test_a_resume_through_the_dialog_is_measured_as_a_success(
     assert resume["timeToResumeMs"]["count"] >= 1
 
     page.goto("/admin")
-    _ready(page)
+    wait_ready(page)
     expect(page.locator("[data-scope='own']")).to_be_visible()
     expect(page.get_by_text("Step funnel")).to_be_visible()
     expect(page.get_by_role("img", name="Step funnel", exact=False)).to_be_visible()
@@ -75,7 +59,7 @@ def test_switching_a_flag_off_takes_effect_without_a_restart(
     next visit gets no resume dialog; resetting the flag brings it back."""
     user_id = become_guest(context, server)
     sid = create_session(context, server, title="Flagged")
-    _through_analysis(context, server, sid)
+    through_analysis(context, server, sid, ADA)
     flags = [sys.executable, "-m", "cvsession", "flags"]
     where = ["--data-dir", str(server.data_dir)]
     subprocess.run([*flags, "set", "resume-dialog", "--deny", user_id, *where], check=True)
@@ -85,7 +69,7 @@ def test_switching_a_flag_off_takes_effect_without_a_restart(
             assert time.monotonic() < deadline, "the flag change never reached the server"
             time.sleep(0.2)
         page.goto("/")
-        _ready(page)
+        wait_ready(page)
         expect(page.get_by_text("Your CVs")).to_be_visible()
         expect(page.get_by_role("dialog")).to_be_hidden()
         expect(page.get_by_role("button", name="Where was I?")).to_have_count(0)
@@ -97,5 +81,5 @@ def test_switching_a_flag_off_takes_effect_without_a_restart(
         time.sleep(0.2)
     fresh = context.new_page()
     fresh.goto("/")
-    _ready(fresh)
+    wait_ready(fresh)
     expect(fresh.get_by_role("dialog")).to_be_visible()

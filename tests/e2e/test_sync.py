@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Page, WebSocket, expect
 
-from tests.e2e.conftest import become_guest, create_session
+from tests.e2e.conftest import analysis_session, session_document, wait_ready
 from tests.servers import Server
 
 WORK_FIELDS = ("Company", "Position", "Start (YYYY-MM)", "End (YYYY-MM)", "What you did")
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_selector("html[data-ready='1']")
-
-
-def _cv(jobs: int) -> dict[str, Any]:
-    return {
-        "basics": {"name": "Grace Hopper", "summary": "Compilers."},
-        "work": [{"name": f"Company {i}", "position": "Engineer"} for i in range(jobs)],
-        "skills": [{"name": "COBOL"}],
-    }
-
-
-def _analysis_session(context: BrowserContext, server: Server, jobs: int) -> str:
-    """A session of the browser's owner with a parsed CV and analysis open for editing."""
-    become_guest(context, server)
-    sid = create_session(context, server)
-    mutations = [{"id": 1, "name": "cv.set", "args": {"cv": _cv(jobs)}}]
-    mutations += [
-        {"id": i + 2, "name": "step.complete", "args": {"step": s}}
-        for i, s in enumerate(["upload", "processing"])
-    ]
-    response = context.request.post(
-        f"/api/sessions/{sid}/mutations",
-        data={"clientID": f"setup-{sid}", "mutations": mutations},
-        headers={"Origin": server.url},
-    )
-    assert 200 == response.status, response.text()
-    return sid
 
 
 def _fields(page: Page, count: int) -> list[Any]:
@@ -52,25 +20,12 @@ def _fields(page: Page, count: int) -> list[Any]:
 
 
 def _form(context: BrowserContext, sid: str, form: str = "cv") -> dict[str, Any]:
-    response = context.request.get(f"/api/sessions/{sid}")
-    assert 200 == response.status
-    forms: dict[str, Any] = response.json()["forms"]
-    return forms.get(form, {})
+    state: dict[str, Any] = session_document(context, sid)["forms"].get(form, {})
+    return state
 
 
 def _wait_saved(page: Page) -> None:
     expect(page.locator("#save-status [data-kind='saved']")).to_be_visible(timeout=20_000)
-
-
-@pytest.fixture
-def device_b(browser: Browser, server: Server, context: BrowserContext) -> Iterator[BrowserContext]:
-    """A second browser profile of the same owner (another device)."""
-    ctx = browser.new_context(base_url=server.url)
-    ctx.set_default_timeout(20_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def test_fields_typed_before_the_debounce_survive_closing_the_tab(
@@ -78,9 +33,9 @@ def test_fields_typed_before_the_debounce_survive_closing_the_tab(
 ) -> None:
     """Type into 20 fields and close the tab at once: a new tab shows every value and its
     state (touched, the validation error), and the server receives them."""
-    sid = _analysis_session(context, server, jobs=3)
+    sid = analysis_session(context, server, jobs=3)
     page.goto(f"/session/{sid}/analysis/content-analyze")
-    _ready(page)
+    wait_ready(page)
     fields = _fields(page, 20)
     names = [f.get_attribute("name") for f in fields]
     values = {}
@@ -92,7 +47,7 @@ def test_fields_typed_before_the_debounce_survive_closing_the_tab(
 
     again = context.new_page()
     again.goto(f"/session/{sid}/analysis/content-analyze")
-    _ready(again)
+    wait_ready(again)
     for name, value in values.items():
         expect(again.locator(f"[name='{name}']")).to_have_value(value)
     email = again.locator("[name='cv.basics.email']")
@@ -108,16 +63,16 @@ def test_two_tabs_share_one_socket_and_see_each_others_edits(
     context: BrowserContext, page: Page, server: Server
 ) -> None:
     """Edits in one tab appear in the other; the two tabs hold one WebSocket between them."""
-    sid = _analysis_session(context, server, jobs=1)
+    sid = analysis_session(context, server, jobs=1)
     sockets: list[WebSocket] = []
     page.on("websocket", lambda ws: sockets.append(ws))
     page.goto(f"/session/{sid}/analysis")
-    _ready(page)
+    wait_ready(page)
     _wait_saved(page)
     second = context.new_page()
     second.on("websocket", lambda ws: sockets.append(ws))
     second.goto(f"/session/{sid}/analysis")
-    _ready(second)
+    wait_ready(second)
 
     page.get_by_label("Headline").fill("From the first tab")
     expect(second.get_by_label("Headline")).to_have_value("From the first tab")
@@ -135,9 +90,9 @@ def test_fifty_offline_edits_survive_a_reload_and_arrive_once(
 ) -> None:
     """Offline: edit 50 fields, reload while still offline (the service worker and IndexedDB
     bring the session back), go online: the server holds all 50, each applied once."""
-    sid = _analysis_session(context, server, jobs=9)
+    sid = analysis_session(context, server, jobs=9)
     page.goto(f"/session/{sid}/analysis/content-analyze")
-    _ready(page)
+    wait_ready(page)
     _wait_saved(page)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     context.set_offline(True)
@@ -148,7 +103,7 @@ def test_fifty_offline_edits_survive_a_reload_and_arrive_once(
     expect(page.locator("#save-status [data-kind='offline']")).to_be_visible()
 
     page.reload()
-    _ready(page)
+    wait_ready(page)
     for i, name in enumerate(names):
         expect(page.locator(f"[name='{name}']")).to_have_value(f"offline {i}")
     status = page.locator("#save-status [data-kind='offline']")
@@ -165,17 +120,18 @@ def test_fifty_offline_edits_survive_a_reload_and_arrive_once(
 
 
 def test_same_field_edited_on_two_devices_shows_both_values_and_syncs_the_choice(
-    context: BrowserContext, page: Page, server: Server, device_b: BrowserContext
+    context: BrowserContext, page: Page, server: Server, other_context: BrowserContext
 ) -> None:
     """Device B edits a field offline that device A changed meanwhile: B's conflict panel
     shows both values; choosing one updates the field on both devices."""
-    sid = _analysis_session(context, server, jobs=1)
+    device_b = other_context
+    sid = analysis_session(context, server, jobs=1)
     device_b.add_cookies(context.cookies())
     page.goto(f"/session/{sid}/analysis")
-    _ready(page)
+    wait_ready(page)
     b = device_b.new_page()
     b.goto(f"/session/{sid}/analysis")
-    _ready(b)
+    wait_ready(b)
     _wait_saved(b)
 
     device_b.set_offline(True)
