@@ -1,9 +1,13 @@
 // Conditional rules: the same JSON-Logic-style evaluator as src/cvsession/core/rules.py (read its
 // docstring: it is the normative description). Never eval; strict equality without coercion;
 // any error anywhere makes the condition false (fail closed). Parity with Python is tested by
-// tests/unit/test_js_parity.py, including hostile inputs.
+// tests/unit/test_js_parity.py, including hostile inputs, and by tests/js/rules.test.mjs.
+//
+// ruleContext, evaluateRules and featureAvailability read the workflow catalogue (steps, features,
+// rules): the bundled copy (catalogue.js) unless another is passed, such as the one the web app got
+// from GET /api/catalogue, so the features page explains a switch with the server's catalogue.
 
-import { FEATURES, FEATURE_IDS, RULES, STEP_IDS, stepDef } from './catalogue.js';
+import { FEATURES, FEATURE_IDS, FEATURE_LIST, RULES, STEPS, STEP_IDS } from './catalogue.js';
 import { cpCompare, cpLength, escapeToken, hasOwn, isObject } from './json.js';
 import { overallProgress, stepCompletion } from './workflow.js';
 
@@ -34,38 +38,70 @@ const CV_COUNTS = { 'cv.skillCount': 'skills', 'cv.languageCount': 'languages',
   'cv.certificateCount': 'certificates', 'cv.workCount': 'work', 'cv.educationCount': 'education' };
 
 const dict = (v) => (isObject(v) ? v : {});
+// Own properties only: a document key such as "constructor" must not read Object.prototype.
 const get = (obj, key, fallback) => (hasOwn(obj, key) ? obj[key] : fallback);
-const nonBlank = (v) => typeof v === 'string' && v.trim() !== '';
+// Python's str.strip() whitespace (str.isspace), which differs from String.prototype.trim
+// (U+001C-U+001F and U+0085 are blank in Python, U+FEFF is not).
+const PY_BLANK = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+const nonBlank = (v) => typeof v === 'string' && !PY_BLANK.test(v);
+
+/**
+ * The bundled catalogue in the shape GET /api/catalogue serves it: {steps, features, rules}.
+ * A catalogue passed instead needs steps {id, title, substeps}, features {id, title,
+ * dependencies?, requiresSteps?} and rules {when, action, target, reason}; extra fields (such
+ * as the web app's stepsById) are ignored. It is read, never changed, and must not change.
+ */
+export const CATALOGUE = Object.freeze({ steps: STEPS, features: FEATURE_LIST, rules: RULES });
+
+const indexes = new WeakMap();
+/** Lookup maps of a catalogue, built once per catalogue object (Maps: ids come from documents). */
+function index(catalogue) {
+  let ix = indexes.get(catalogue);
+  if (!ix) {
+    ix = {
+      steps: catalogue.steps,
+      stepsById: new Map(catalogue.steps.map((s) => [s.id, s])),
+      features: catalogue.features,
+      featureIds: catalogue.features.map((f) => f.id),
+      featuresById: new Map(catalogue.features.map((f) => [f.id, f])),
+      rules: catalogue.rules ?? [],
+    };
+    indexes.set(catalogue, ix);
+  }
+  return ix;
+}
 
 /** Every RULE_FIELDS value computed from a session document (rules.rule_context). */
-export function ruleContext(doc) {
-  const target = dict(doc.target);
-  const cv = dict(doc.cv);
+export function ruleContext(doc, catalogue = CATALOGUE) {
+  const cat = index(catalogue);
+  const d = dict(doc);
+  const target = dict(d.target);
+  const cv = dict(d.cv);
   const basics = dict(cv.basics);
   const ctx = {
-    status: get(doc, 'status', null),
-    currentStep: get(doc, 'currentStep', null),
-    completedSteps: Array.isArray(doc.completedSteps) ? [...doc.completedSteps] : [],
-    quickCreate: doc.quickCreate === true,
-    progress: overallProgress(doc),
-    'template.selected': get(dict(doc.template), 'selected', null),
+    status: get(d, 'status', null),
+    currentStep: get(d, 'currentStep', null),
+    completedSteps: Array.isArray(d.completedSteps) ? [...d.completedSteps] : [],
+    quickCreate: d.quickCreate === true,
+    progress: overallProgress(d, cat.steps),
+    'template.selected': get(dict(d.template), 'selected', null),
     'target.role': get(target, 'role', ''),
     'target.jobDescription': get(target, 'jobDescription', ''),
-    'ui.sharePublic': dict(doc.ui).sharePublic === true,
+    'ui.sharePublic': dict(d.ui).sharePublic === true,
     'cv.hasEmail': nonBlank(basics.email),
     'cv.hasPhone': nonBlank(basics.phone),
   };
   for (const [name, key] of Object.entries(CV_COUNTS)) ctx[name] = Array.isArray(cv[key]) ? cv[key].length : 0;
-  const features = dict(doc.features);
-  for (const fid of FEATURE_IDS) {
-    const state = dict(features[fid]);
+  const features = dict(d.features);
+  for (const fid of cat.featureIds) {
+    const state = dict(get(features, fid));
     ctx[`features.${fid}.enabled`] = state.enabled === true;
     ctx[`features.${fid}.progress`] = get(state, 'progress', null);
   }
-  const steps = dict(doc.steps);
-  for (const sid of STEP_IDS) {
-    ctx[`steps.${sid}.status`] = get(dict(steps[sid]), 'status', 'pending');
-    ctx[`steps.${sid}.completion`] = stepCompletion(doc, sid);
+  const steps = dict(d.steps);
+  for (const step of cat.steps) {
+    ctx[`steps.${step.id}.status`] = get(dict(get(steps, step.id)), 'status', 'pending');
+    ctx[`steps.${step.id}.completion`] = stepCompletion(d, step.id, step.substeps);
   }
   return ctx;
 }
@@ -257,23 +293,30 @@ export function evaluate(ast, context) {
 }
 
 // rule effects -------------------------------------------------------------------------------------
-/** Catalogue rules, then the session's rules by (sortKey, id): {enabled, disabled, required, recommended, contradictions}. */
-export function evaluateRules(doc) {
-  const ctx = ruleContext(doc);
+/**
+ * The catalogue's rules, then the session's by (sortKey, id), evaluated on the document
+ * (rules.evaluate_rules): {enabled, disabled, required, recommended: {featureId: [reason]},
+ * contradictions: [featureId]}. `disable` wins: a disabled feature is dropped from the other three.
+ * A session rule with an invalid action or target is ignored (fail closed).
+ */
+export function evaluateRules(doc, catalogue = CATALOGUE) {
+  const cat = index(catalogue);
+  const d = dict(doc);
+  const ctx = ruleContext(d, catalogue);
   const byAction = Object.fromEntries(ACTIONS.map((a) => [a, new Map()]));
   const fire = (action, target, reason) => {
     const reasons = byAction[action].get(target) ?? [];
     if (!reasons.includes(reason)) reasons.push(reason);
     byAction[action].set(target, reasons);
   };
-  for (const rule of RULES) if (evaluate(rule.when, ctx)) fire(rule.action, rule.target, rule.reason);
+  for (const rule of cat.rules) if (evaluate(rule.when, ctx)) fire(rule.action, rule.target, rule.reason);
   const sortKey = ([rid, r]) => (typeof r.sortKey === 'string' ? r.sortKey : rid);
-  const session = Object.entries(dict(doc.rules)).filter(([, r]) => isObject(r))
+  const session = Object.entries(dict(d.rules)).filter(([, r]) => isObject(r))
     .sort((x, y) => cpCompare(sortKey(x), sortKey(y)) || cpCompare(x[0], y[0]));
   for (const [rid, r] of session) {
-    if (!ACTIONS.includes(r.action) || typeof r.target !== 'string' || !FEATURES.has(r.target)) continue;
-    if (evaluate(hasOwn(r, 'when') ? r.when : null, ctx)) {
-      const reason = typeof r.reason === 'string' && r.reason.trim() ? r.reason : `A rule set for this session (${rid}).`;
+    if (!ACTIONS.includes(r.action) || typeof r.target !== 'string' || !cat.featuresById.has(r.target)) continue;
+    if (evaluate(get(r, 'when', null), ctx)) {
+      const reason = nonBlank(r.reason) ? r.reason : `A rule set for this session (${rid}).`;
       fire(r.action, r.target, reason);
     }
   }
@@ -284,40 +327,46 @@ export function evaluateRules(doc) {
     disabled: Object.fromEntries(disabled),
     required: kept('require'),
     recommended: kept('recommend'),
-    contradictions: FEATURE_IDS.filter((f) => disabled.has(f) && byAction.require.has(f)),
+    contradictions: cat.featureIds.filter((f) => disabled.has(f) && byAction.require.has(f)),
   };
 }
 
-function stepDone(doc, sid) {
-  return dict(dict(doc.steps)[sid]).status === 'completed'
-    || (Array.isArray(doc.completedSteps) && doc.completedSteps.includes(sid));
-}
-
-/** Whether a feature can be enabled or disabled now, and why (rules.feature_availability). */
-export function featureAvailability(doc, featureId) {
-  const feature = FEATURES.get(featureId);
+/**
+ * Whether `featureId` can be switched on (and off) now, and why (rules.feature_availability):
+ * {canEnable, reasons, recommendedReasons, requiredReasons, canDisable, disableReasons}.
+ * `reasons` lists unmet dependencies, then unfinished steps, then rules that disable it.
+ * Pass `effects` (evaluateRules of the same document and catalogue) to avoid evaluating the rules
+ * again for each feature. Throws for a feature the catalogue does not know.
+ */
+export function featureAvailability(doc, featureId, catalogue = CATALOGUE, effects = null) {
+  const cat = index(catalogue);
+  const feature = cat.featuresById.get(featureId);
   if (!feature) throw new Error(`unknown feature ${JSON.stringify(featureId)}`);
-  const features = dict(doc.features);
+  const d = dict(doc);
+  const features = dict(d.features);
+  const on = (fid) => dict(get(features, fid)).enabled === true;
+  const stepDone = (sid) => dict(get(dict(d.steps), sid)).status === 'completed'
+    || (Array.isArray(d.completedSteps) && d.completedSteps.includes(sid));
   const reasons = [];
-  for (const dep of feature.dependencies) {
-    if (dict(features[dep]).enabled !== true) reasons.push(`${feature.title} needs ${FEATURES.get(dep).title} to be enabled first.`);
+  for (const dep of feature.dependencies ?? []) {
+    if (!on(dep)) reasons.push(`${feature.title} needs ${cat.featuresById.get(dep).title} to be enabled first.`);
   }
-  for (const sid of feature.requiresSteps) {
-    if (!stepDone(doc, sid)) reasons.push(`${feature.title} needs the ${stepDef(sid).title} step to be completed first.`);
+  for (const sid of feature.requiresSteps ?? []) {
+    if (!stepDone(sid)) reasons.push(`${feature.title} needs the ${cat.stepsById.get(sid).title} step to be completed first.`);
   }
-  const effects = evaluateRules(doc);
-  reasons.push(...(effects.disabled[featureId] ?? []));
-  const required = [...(effects.required[featureId] ?? [])];
+  const fx = effects ?? evaluateRules(d, catalogue);
+  reasons.push(...get(fx.disabled, featureId, []));
+  const required = [...get(fx.required, featureId, [])];
   const disableReasons = [...required];
-  for (const other of FEATURE_IDS) {
-    if (FEATURES.get(other).dependencies.includes(featureId) && dict(features[other]).enabled === true) {
-      disableReasons.push(`${FEATURES.get(other).title} needs ${feature.title}; turn it off first.`);
+  for (const other of cat.features) {
+    if ((other.dependencies ?? []).includes(featureId) && on(other.id)) {
+      disableReasons.push(`${other.title} needs ${feature.title}; turn it off first.`);
     }
   }
   return {
     canEnable: reasons.length === 0,
     reasons,
-    recommendedReasons: [...(effects.recommended[featureId] ?? [])],
+    recommendedReasons: [...get(fx.recommended, featureId, [])],
     requiredReasons: required,
     canDisable: disableReasons.length === 0,
     disableReasons,

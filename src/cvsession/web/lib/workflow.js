@@ -1,7 +1,7 @@
 // Progress and navigation formulas ported from core/progress.py and core/navigation.py: the
 // predictors need them to write exactly what the server writes (completion, next step, links).
 
-import { STEP_IDS, isStep, stepDef, substepIds } from './catalogue.js';
+import { STEPS, STEP_IDS, isStep, stepDef, substepIds } from './catalogue.js';
 import { isObject } from './json.js';
 
 const DONE = new Set(['completed', 'skipped']);
@@ -22,12 +22,13 @@ export function substepStatus(doc, stepId, sub) {
   return typeof status === 'string' ? status : 'pending';
 }
 
-/** 0-100: substeps completed or skipped, rounded down; 100 once the step is done (progress.py). */
-export function stepCompletion(doc, stepId) {
-  requireStep(stepId);
+/**
+ * 0-100: substeps completed or skipped, rounded down; 100 once the step is done (progress.py).
+ * `subs` are the step's substep ids: the bundled catalogue's unless a served catalogue's are given.
+ */
+export function stepCompletion(doc, stepId, subs = substepIds(requireStep(stepId))) {
   const rec = dict(dict(doc.steps)[stepId]);
   if (DONE.has(rec.status)) return 100;
-  const subs = substepIds(stepId);
   const subsRec = rec.substeps;
   let done = 0;
   for (const sub of subs) {
@@ -39,10 +40,11 @@ export function stepCompletion(doc, stepId) {
   return Math.floor((100 * done) / subs.length);
 }
 
-export function overallProgress(doc) {
+/** The mean of the steps' completions, rounded down; `steps` ({id, substeps}) default to the bundled ones. */
+export function overallProgress(doc, steps = STEPS) {
   let total = 0;
-  for (const sid of STEP_IDS) total += stepCompletion(doc, sid);
-  return Math.floor(total / STEP_IDS.length);
+  for (const s of steps) total += stepCompletion(doc, s.id, s.substeps);
+  return Math.floor(total / steps.length);
 }
 
 function satisfied(doc, stepId) {

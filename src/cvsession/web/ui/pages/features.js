@@ -3,7 +3,7 @@
 // All three substeps are sections of one page; the one in the URL is highlighted and scrolled to.
 import { h, replace, button, nextId } from '../dom.js';
 import { substepSections } from '../steps.js';
-import { ruleEffects, featureAvailability } from '../effects.js';
+import { evaluateRules, featureAvailability } from '../../lib/cvsession.js';
 
 const STEP = 'features';
 
@@ -224,8 +224,8 @@ function featureRow(ctx, feature) {
   const row = {
     el,
     update(state, effects) {
-      const fx = effects || ruleEffects(state, ctx.catalogue);
-      const av = featureAvailability(state, ctx.catalogue, feature.id, fx);
+      const fx = effects || evaluateRules(state, ctx.catalogue);
+      const av = featureAvailability(state, feature.id, ctx.catalogue, fx);
       const on = state.features?.[feature.id]?.enabled === true;
       const ruleOff = fx.disabled[feature.id] || [];
       const blocking = av.reasons.slice(0, av.reasons.length - ruleOff.length);
@@ -260,7 +260,7 @@ function checks(ctx, state, fx) {
   const problems = [];
   const advice = [];
   for (const f of cat.features) {
-    const av = featureAvailability(state, cat, f.id, fx);
+    const av = featureAvailability(state, f.id, cat, fx);
     if (fx.contradictions.includes(f.id)) problems.push({ fid: f.id, text: `${f.title}: the rules both require it and turn it off, so it stays off.` });
     if (!on(f.id) && av.requiredReasons.length) problems.push({ fid: f.id, text: `${f.title} is required: ${av.requiredReasons.join(' ')}`, fix: av.canEnable ? true : null });
     if (on(f.id) && fx.disabled[f.id]) problems.push({ fid: f.id, text: `${f.title} is on, but a rule turns it off: ${fx.disabled[f.id].join(' ')}`, fix: av.canDisable ? false : null });
@@ -327,7 +327,7 @@ export function mount(ctx) {
       if (substep !== undefined) setCurrent(substep);
       if (!state) return; // a session never opened on this device has no state until the server's
       steps.updateStatuses(state);
-      const fx = ruleEffects(state, cat);
+      const fx = evaluateRules(state, cat);
       rows.forEach((r) => r.update(state, fx));
       const enabled = cat.features.filter((f) => state.features?.[f.id]?.enabled === true);
       for (const f of cat.features) {

@@ -1,15 +1,16 @@
-// ui/effects.js against the Python originals (core/rules.py rule_context, evaluate_rules,
-// feature_availability): same inputs, same outputs, same sentences. No DOM needed.
+// lib/rules.js ruleContext, evaluateRules and featureAvailability against the Python originals
+// (core/rules.py rule_context, evaluate_rules, feature_availability): same inputs, same outputs,
+// same sentences, with the bundled catalogue and with the served one. No DOM needed.
 //
 // The documents below (DOCS, strict JSON between the markers) are the inputs; CATALOGUE (the
-// fields of GET /api/catalogue that effects.js reads), BASE_CONTEXT, DEFAULT_AVAILABILITY and
+// fields of GET /api/catalogue that rules.js reads), BASE_CONTEXT, DEFAULT_AVAILABILITY and
 // EXPECTED were printed by the Python functions, once, with this command from the repository root:
 //
 //   .venv/bin/python - <<'PY'
 //   import asyncio, json, re
 //   from cvsession.api.routes_identity import get_catalogue
 //   from cvsession.core import catalogue as c, rules
-//   src = open("tests/js/effects.test.mjs", encoding="utf-8").read()
+//   src = open("tests/js/rules.test.mjs", encoding="utf-8").read()
 //   docs = json.loads(re.search(r"/\*DOCS\*/(.*?)/\*END\*/", src, re.S).group(1))
 //   cat = asyncio.run(get_catalogue())
 //   keep = {"steps": ("id", "title", "substeps", "requires", "skippable"),
@@ -42,29 +43,8 @@
 // closed, a required-and-disabled contradiction, and malformed sub-records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { register } from 'node:module';
-
-// effects.js imports evaluateRule from the sync library (and shell.js imports `api` from it).
-// Use the real library when it loads under Node; otherwise stand in lib/rules.js's evaluator,
-// the same port of rules.evaluate that tests/unit/test_js_parity.py checks against Python.
-const LIB = new URL('../../src/cvsession/web/lib/', import.meta.url);
-let evaluatorSource = 'lib/cvsession.js';
-try {
-  const real = await import(new URL('cvsession.js', LIB));
-  if (typeof real.evaluateRule !== 'function') throw new Error('no evaluateRule export');
-} catch {
-  evaluatorSource = 'lib/rules.js (stand-in)';
-  const stub = `export { evaluate as evaluateRule } from ${JSON.stringify(new URL('rules.js', LIB).href)}; export const api = {};`;
-  const stubUrl = `data:text/javascript,${encodeURIComponent(stub)}`;
-  const hooks = `export async function resolve(spec, ctx, next) {
-    if (/(^|\\/)lib\\/cvsession\\.js$/.test(spec) && ctx.parentURL && ctx.parentURL.includes('/web/ui/')) {
-      return { url: ${JSON.stringify(stubUrl)}, shortCircuit: true };
-    }
-    return next(spec, ctx);
-  }`;
-  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
-}
-const { ruleContext, ruleEffects, featureAvailability } = await import('../../src/cvsession/web/ui/effects.js');
+import { CATALOGUE as BUNDLED, evaluateRules, featureAvailability, ruleContext }
+  from '../../src/cvsession/web/lib/rules.js';
 
 const DOCS = /*DOCS*/{
  "fresh": {"status": "draft", "currentStep": "upload", "currentSubstep": "file-select", "completedSteps": [],
@@ -184,63 +164,115 @@ const INDEXED = {
 };
 const FEATURE_IDS = CATALOGUE.features.map((f) => f.id);
 const clone = (v) => JSON.parse(JSON.stringify(v));
+// Each catalogue the functions may be given: the bundled default (argument omitted), the served
+// one as app.js holds it, and the served one without lookup maps.
+const CATALOGUES = { bundled: undefined, served: INDEXED, 'served without lookup maps': CATALOGUE };
 
-test(`fixtures cover every document (evaluator: ${evaluatorSource})`, () => {
+test('fixtures cover every document', () => {
   assert.deepEqual(Object.keys(EXPECTED), Object.keys(DOCS));
+});
+
+test('the bundled catalogue has the served one\'s steps, features and rules', () => {
+  const pick = (list, keys) => clone(list.map((x) => Object.fromEntries(keys.map((k) => [k, x[k]]))));
+  const stepKeys = ['id', 'title', 'substeps', 'requires', 'skippable'];
+  const featureKeys = ['id', 'title', 'dependencies', 'requiresSteps'];
+  assert.deepEqual(pick(BUNDLED.steps, stepKeys), pick(CATALOGUE.steps, stepKeys));
+  assert.deepEqual(pick(BUNDLED.features, featureKeys), pick(CATALOGUE.features, featureKeys));
+  assert.deepEqual(clone(BUNDLED.rules), CATALOGUE.rules);
 });
 
 for (const [name, doc] of Object.entries(DOCS)) {
   const want = EXPECTED[name];
 
-  test(`${name}: ruleContext matches rules.rule_context`, () => {
-    assert.deepEqual(ruleContext(doc, INDEXED), { ...BASE_CONTEXT, ...want.contextDelta });
-  });
+  for (const [label, cat] of Object.entries(CATALOGUES)) {
+    test(`${name} (${label} catalogue): ruleContext matches rules.rule_context`, () => {
+      assert.deepEqual(ruleContext(doc, cat), { ...BASE_CONTEXT, ...want.contextDelta });
+    });
 
-  test(`${name}: ruleEffects matches rules.evaluate_rules`, () => {
-    assert.deepEqual(ruleEffects(doc, INDEXED), want.effects);
-  });
+    test(`${name} (${label} catalogue): evaluateRules matches rules.evaluate_rules`, () => {
+      assert.deepEqual(evaluateRules(doc, cat), want.effects);
+    });
 
-  test(`${name}: featureAvailability matches rules.feature_availability for every feature`, () => {
-    for (const fid of FEATURE_IDS) {
-      assert.deepEqual(featureAvailability(doc, INDEXED, fid), want.availability[fid] ?? DEFAULT_AVAILABILITY, fid);
-    }
-  });
+    test(`${name} (${label} catalogue): featureAvailability matches rules.feature_availability for every feature`, () => {
+      for (const fid of FEATURE_IDS) {
+        assert.deepEqual(featureAvailability(doc, fid, cat), want.availability[fid] ?? DEFAULT_AVAILABILITY, fid);
+      }
+    });
 
-  test(`${name}: precomputed effects and a catalogue without lookup maps give the same answers`, () => {
-    const effects = ruleEffects(doc, CATALOGUE);
-    assert.deepEqual(effects, want.effects);
-    for (const fid of FEATURE_IDS) {
-      assert.deepEqual(featureAvailability(doc, CATALOGUE, fid, effects), want.availability[fid] ?? DEFAULT_AVAILABILITY, fid);
-    }
-  });
+    test(`${name} (${label} catalogue): precomputed effects give the same answers`, () => {
+      const effects = evaluateRules(doc, cat);
+      assert.deepEqual(effects, want.effects);
+      for (const fid of FEATURE_IDS) {
+        assert.deepEqual(featureAvailability(doc, fid, cat, effects), want.availability[fid] ?? DEFAULT_AVAILABILITY, fid);
+      }
+    });
+  }
 
   test(`${name}: the document is not modified`, () => {
     const before = clone(doc);
     ruleContext(doc, INDEXED);
-    ruleEffects(doc, INDEXED);
-    for (const fid of FEATURE_IDS) featureAvailability(doc, INDEXED, fid);
+    evaluateRules(doc, INDEXED);
+    for (const fid of FEATURE_IDS) featureAvailability(doc, fid, INDEXED);
+    ruleContext(doc);
+    evaluateRules(doc);
+    for (const fid of FEATURE_IDS) featureAvailability(doc, fid);
     assert.deepEqual(doc, before);
   });
 }
 
 test('session rules sort by code point, as Python does, not by UTF-16 unit', () => {
-  assert.deepEqual(ruleEffects(DOCS.withRules, INDEXED).recommended['contact-form'], ['A third of the way.', 'Your CV has no phone number.']);
+  assert.deepEqual(evaluateRules(DOCS.withRules, INDEXED).recommended['contact-form'], ['A third of the way.', 'Your CV has no phone number.']);
+});
+
+test('blank means blank to Python: U+001C is, U+FEFF is not', () => {
+  const phone = (p) => ruleContext({ cv: { basics: { phone: p } } })['cv.hasPhone'];
+  assert.equal(phone('\u001c \u0085\u2003'), false);
+  assert.equal(phone('\ufeff'), true);
+  const reason = (r) => evaluateRules({ rules: { r: { when: true, action: 'enable', target: 'contact-form', reason: r } } }).enabled['contact-form'];
+  assert.deepEqual(reason('\u001f'), ['A rule set for this session (r).']);
+  assert.deepEqual(reason('\ufeff'), ['\ufeff']);
 });
 
 test('a feature both required and disabled is a contradiction and is treated as disabled', () => {
-  const effects = ruleEffects(DOCS.withRules, INDEXED);
+  const effects = evaluateRules(DOCS.withRules, INDEXED);
   assert.deepEqual(effects.contradictions, ['privacy-mode']);
   assert.equal(effects.required['privacy-mode'], undefined);
-  assert.equal(featureAvailability(DOCS.withRules, INDEXED, 'privacy-mode').canEnable, false);
+  assert.equal(featureAvailability(DOCS.withRules, 'privacy-mode', INDEXED).canEnable, false);
 });
 
 test('an unknown feature id throws', () => {
-  assert.throws(() => featureAvailability(DOCS.fresh, INDEXED, 'nope'), /unknown feature "nope"/);
-  assert.throws(() => featureAvailability(DOCS.fresh, INDEXED, 'constructor'), /unknown feature/);
+  for (const cat of Object.values(CATALOGUES)) {
+    assert.throws(() => featureAvailability(DOCS.fresh, 'nope', cat), /unknown feature "nope"/);
+    assert.throws(() => featureAvailability(DOCS.fresh, 'constructor', cat), /unknown feature/);
+  }
 });
 
 test('a missing or empty document gives the fresh answers', () => {
-  const none = ruleEffects(null, INDEXED);
-  assert.deepEqual(none, EXPECTED.fresh.effects);
-  assert.equal(ruleContext({}, INDEXED)['target.role'], '');
+  for (const cat of Object.values(CATALOGUES)) {
+    assert.deepEqual(evaluateRules(null, cat), EXPECTED.fresh.effects);
+    assert.equal(ruleContext({}, cat)['target.role'], '');
+  }
+});
+
+test('the catalogue passed is the one read: its features, steps, titles and rules', () => {
+  const served = {
+    steps: [{ id: 'analysis', title: 'Review', substeps: ['only'] }],
+    features: [
+      { id: 'contact-form', title: 'Contact' },
+      { id: 'availability-calendar', title: 'Calendar', dependencies: ['contact-form'], requiresSteps: ['analysis'] },
+    ],
+    rules: [{ id: 'x', when: { '==': [{ var: 'steps.analysis.completion' }, 100] }, action: 'recommend', target: 'contact-form', reason: 'Done.' }],
+  };
+  const doc = { steps: { analysis: { substeps: { only: { status: 'skipped' } } } },
+    rules: { s: { when: true, action: 'enable', target: 'privacy-mode', reason: 'not in this catalogue' } } };
+  const ctx = ruleContext(doc, served);
+  assert.deepEqual(Object.keys(ctx).filter((k) => /^(features|steps)\./.test(k)), [
+    'features.contact-form.enabled', 'features.contact-form.progress', 'features.availability-calendar.enabled',
+    'features.availability-calendar.progress', 'steps.analysis.status', 'steps.analysis.completion']);
+  assert.equal(ctx.progress, 100);
+  assert.deepEqual(evaluateRules(doc, served), { enabled: {}, disabled: {}, required: {}, recommended: { 'contact-form': ['Done.'] }, contradictions: [] });
+  assert.deepEqual(featureAvailability(doc, 'availability-calendar', served).reasons, [
+    'Calendar needs Contact to be enabled first.', 'Calendar needs the Review step to be completed first.']);
+  assert.throws(() => featureAvailability(doc, 'privacy-mode', served), /unknown feature/);
+  assert.deepEqual(evaluateRules(doc).enabled, { 'privacy-mode': ['not in this catalogue'] });
 });
