@@ -75,3 +75,43 @@ def test_keywords_refuse_unknown_fields_and_oversized_text(alice: User) -> None:
     )
     assert 422 == huge.status_code
     assert huge.headers["content-type"].startswith("application/problem+json")
+
+
+def test_save_to_cv_is_one_version_and_a_bad_entry_saves_nothing(alice: User) -> None:
+    """What the analysis page's "Save to CV" sends: fifteen edits as one cv.setFields make one
+    version and one log entry; a batch with a bad entry is refused whole, naming the entry."""
+    sid = _session_with_cv(alice)
+    before = alice.get(f"/api/sessions/{sid}").json()
+    edits = [{"path": f"/basics/extra{i}", "value": f"v{i}"} for i in range(13)]
+    edits += [{"path": "/basics/summary", "value": None}, {"path": "/skills/0/name", "value": "Py"}]
+    mutation = {"id": 2, "name": "cv.setFields", "args": {"fields": edits}}
+    mutation["baseVersion"] = before["version"]
+    saved = alice.post(
+        f"/api/sessions/{sid}/mutations", json={"clientID": "t1", "mutations": [mutation]}
+    ).json()["results"][0]
+    assert ("applied", [], before["version"] + 1) == (
+        saved["status"],
+        saved["conflicts"],
+        saved["version"],
+    )
+    after = alice.get(f"/api/sessions/{sid}").json()
+    assert "summary" not in after["cv"]["basics"] and "Py" == after["cv"]["skills"][0]["name"]
+    changes = alice.get(f"/api/sessions/{sid}/history?path=/cv&since={before['version']}").json()
+    assert {(saved["version"], "cv.setFields")} == {
+        (c["version"], c["name"]) for c in changes["changes"]
+    }
+
+    bad = [{"path": "/basics/name", "value": "Someone else"}, {"path": "basics/x", "value": 1}]
+    refused = alice.post(
+        f"/api/sessions/{sid}/mutations",
+        json={
+            "clientID": "t1",
+            "mutations": [{"id": 3, "name": "cv.setFields", "args": {"fields": bad}}],
+        },
+    ).json()["results"][0]
+    assert "error" == refused["status"]
+    assert ("invalid_input", "fields/1/path") == (
+        refused["error"]["code"],
+        refused["error"]["field"],
+    )
+    assert after == alice.get(f"/api/sessions/{sid}").json()

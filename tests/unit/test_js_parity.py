@@ -100,6 +100,40 @@ def check_predictions(cases: list[tuple[dict[str, Any], str, Any, datetime]]) ->
             assert js["doc"] == py["doc"], where
 
 
+def _fields(*entries: tuple[str, Any]) -> dict[str, Any]:
+    return {"fields": [{"path": p, "value": v} for p, v in entries]}
+
+
+# cv.setFields on the walk's CV: several fields, removals, overlaps and refusals of the whole.
+CV_SET_FIELDS: list[tuple[str, Any]] = [
+    ("cv.setFields", _fields(("/basics/name", "Grace"), ("/basics/label", "Admiral"))),
+    ("cv.setFields", _fields(("/basics/label", None), ("/basics/email", "g@h.i"), ("/nope", None))),
+    ("cv.setFields", _fields(("/basics/name", "Grace"))),  # no change: no version
+    (
+        "cv.setFields",
+        _fields(
+            ("/work", [{"name": "Navy"}]),
+            ("/work/0/position", "Rear admiral"),  # below the entry before it
+            ("/skills/-", {"name": "COBOL"}),
+            ("/skills/-", {"name": "FLOW-MATIC"}),
+            ("/basics/name", "G."),
+            ("/basics/name", "Grace Hopper"),  # the later entry wins
+        ),
+    ),
+    ("cv.setFields", _fields(("/basics/name", "X"), ("basics", 1))),  # refused whole
+    ("cv.setFields", _fields(("/basics/name", "X"), ("/basics/name/first", 1))),
+    ("cv.setFields", _fields(("/basics/name", "X"), ("/work/5", {}))),
+    ("cv.setFields", _fields(("/basics/name", "X"), ("/work/name", "not an index"))),
+    ("cv.setFields", _fields(("/basics/name", "X"), ("", 1))),
+    ("cv.setFields", {"fields": [{"path": "/basics/name", "value": "X"}, {"path": "/a"}]}),
+    ("cv.setFields", {"fields": [{"path": "/basics/name", "value": "X"}, "/a"]}),
+    ("cv.setFields", {"fields": []}),
+    ("cv.setFields", {"fields": {"path": "/a", "value": 1}}),
+    ("cv.setFields", _fields(*[(f"/many/{i}", i) for i in range(201)])),
+    ("cv.setFields", _fields(*[(f"/many/k{i}", i) for i in range(200)])),
+]
+
+
 def walk_cases() -> list[tuple[dict[str, Any], str, Any, datetime]]:
     """A whole workflow, one mutation after another, plus refusals along the way."""
     steps: list[tuple[str, Any]] = [
@@ -139,6 +173,7 @@ def walk_cases() -> list[tuple[dict[str, Any], str, Any, datetime]]:
         ("cv.setField", {"path": "/basics/name", "value": None}),
         ("cv.setField", {"path": "basics", "value": 1}),
         ("cv.setField", {"path": "/a~1b/c~0d", "value": True}),
+        *CV_SET_FIELDS,
         ("substep.complete", {"step": "upload", "substep": "file-select", "data": {"f": 1}}),
         ("substep.complete", {"step": "upload", "substep": "file-validate"}),
         ("substep.complete", {"step": "upload", "substep": "file-upload", "data": {"f": None}}),
@@ -211,6 +246,23 @@ def test_predictors_follow_a_whole_workflow() -> None:
     assert 10 <= refused < len(cases) - 20  # both kinds are really exercised
 
 
+def test_cv_set_fields_predictor_applies_and_refuses_as_the_server() -> None:
+    """cv.setFields on the walk's documents: the same outcome, and the same invalid_input where
+    an entry is bad (the whole mutation refused, whatever the entries before it)."""
+    cases = [c for c in walk_cases() if c[1] == "cv.setFields"]
+    got = run_node(
+        {"predict": [{"doc": d, "name": n, "args": a, "now": iso(t)} for d, n, a, t in cases]}
+    )
+    outcomes = []
+    for (doc, name, args, now), js in zip(cases, got["predict"], strict=True):
+        py = python_apply(doc, name, args, now)
+        outcomes.append(py.get("code", "ok"))
+        assert js.get("code", "ok") == outcomes[-1], json.dumps(args)[:200]
+        if py["ok"]:
+            assert js["doc"] == py["doc"], json.dumps(args)[:200]
+    assert ["ok"] * 4 + ["invalid_input"] * 10 + ["ok"] == outcomes
+
+
 def test_predictors_on_terminal_and_paused_sessions() -> None:
     done = complete_through(new_doc("s_t"), *catalogue.STEP_IDS)
     paused = new_doc("s_p")
@@ -236,6 +288,7 @@ def test_predictors_on_terminal_and_paused_sessions() -> None:
                 ("substep.start", {"step": "processing", "substep": "ai-analysis"}),
                 ("template.select", {"template": "classic"}),
                 ("cv.setField", {"path": "/x", "value": 1}),
+                ("cv.setFields", _fields(("/x", 1), ("/y", None))),
             ]:
                 cases.append((d, name, args, NOW))
     check_predictions(cases)
@@ -263,6 +316,7 @@ MUTATIONS = st.sampled_from(
         ("form.setField", {"form": "f", "field": "g", "value": [1, {"a": None}]}),
         ("target.set", {"jobDescription": ""}),
         ("cv.setField", {"path": "/skills/0", "value": {"name": "k"}}),
+        ("cv.setFields", _fields(("/skills/0", {"name": "k"}), ("/basics", None))),
     ]
 )
 

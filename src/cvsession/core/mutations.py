@@ -166,14 +166,16 @@ class MutationContext:
 
     def stale(self, ptr: str) -> bool:
         """Return whether another client changed `ptr`, an ancestor or a descendant after the
-        base version (this client's own earlier mutations do not count)."""
+        base version (this client's own earlier mutations do not count, nor do this mutation's
+        own earlier writes: creating /cv, or writing a path twice, is not a conflict)."""
         if self.base_version is None:
             return False
         base = self.base_version
         own = self.own_versions
+        mine = self.version
 
         def newer(v: int) -> bool:
-            return v > base and v not in own
+            return v > base and v != mine and v not in own
 
         fv = self.field_versions
         if newer(fv.get("", -1)) or newer(fv.get(ptr, -1)):
@@ -421,7 +423,10 @@ def _put(node: Any, token: str, value: Any) -> None:
     if isinstance(node, dict):
         node[token] = value
     elif isinstance(node, list):
-        index = len(node) if token == "-" else int(token)
+        try:
+            index = len(node) if token == "-" else int(token)
+        except ValueError:
+            raise InvalidInput(f"{token!r} is not an array index") from None
         if index == len(node):
             node.append(value)
         elif 0 <= index < len(node):

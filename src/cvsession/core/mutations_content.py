@@ -207,25 +207,84 @@ def set_cv(ctx: MutationContext, args: Any) -> None:
     ctx.set("cv", value=cv, checked=True)
 
 
-@mutation("cv.setField")
-def set_cv_field(ctx: MutationContext, args: Any) -> None:
-    args = a.obj(args)
+MAX_CV_FIELDS = 200  # entries of one cv.setFields
+
+
+def _cv_field(args: dict[str, Any]) -> tuple[list[str], Any]:
+    """The JSON Pointer tokens (below /cv) and value of one `{path, value}` CV edit; a null value
+    removes the field. InvalidInput names the bad member in `field` ("path" or "value")."""
     path = a.req_text(args, "path", max_len=1000)
     if "value" not in args:
-        raise InvalidInput("'value' is required (null removes the field)")
+        raise InvalidInput("'value' is required (null removes the field)", field="value")
     try:
         tokens = split_pointer(path)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="path") from exc
     if not tokens:
-        raise InvalidInput("'path' must point inside the CV; use cv.set for the whole CV")
+        raise InvalidInput(
+            "'path' must point inside the CV; use cv.set for the whole CV", field="path"
+        )
+    return tokens, args["value"]
+
+
+def _write_cv_field(ctx: MutationContext, tokens: list[str], value: Any) -> None:
+    """Write (or, for None, remove) one CV field as a user's edit: a checked write."""
+    if value is None:
+        ctx.remove("cv", *tokens, checked=True)
+    else:
+        ctx.set("cv", *tokens, value=value, checked=True)
+
+
+def _start_cv(ctx: MutationContext) -> None:
     _require_active(ctx)
     if ctx.get("cv") is None:
         ctx.set("cv", value={})
-    if args["value"] is None:
-        ctx.remove("cv", *tokens, checked=True)
-    else:
-        ctx.set("cv", *tokens, value=args["value"], checked=True)
+
+
+@mutation("cv.setField")
+def set_cv_field(ctx: MutationContext, args: Any) -> None:
+    tokens, value = _cv_field(a.obj(args))
+    _start_cv(ctx)
+    _write_cv_field(ctx, tokens, value)
+
+
+@mutation("cv.setFields")
+def set_cv_fields(ctx: MutationContext, args: Any) -> None:
+    """Several cv.setField edits as one mutation: one version, one log entry, refused whole.
+
+    `fields` is a list of 1 to 200 `{path, value}` entries, each validated as cv.setField's
+    arguments and applied in order, exactly as that many cv.setField would be: a path given
+    twice is not an error, the later entry wins. If any entry is invalid or cannot be written
+    (below a scalar, an array index out of range), nothing is applied and InvalidInput names
+    the entry in `field`, e.g. "fields/3/path". An entry whose path another client changed
+    since `baseVersion` becomes a conflict, as a cv.setField would, and the others apply.
+    """
+    fields = a.obj(args).get("fields")
+    if not isinstance(fields, list):
+        raise InvalidInput("'fields' must be a list of {path, value} entries", field="fields")
+    if not 1 <= len(fields) <= MAX_CV_FIELDS:
+        raise InvalidInput(
+            f"'fields' must hold 1 to {MAX_CV_FIELDS} entries, not {len(fields)}", field="fields"
+        )
+    edits: list[tuple[list[str], Any]] = []
+    for i, entry in enumerate(fields):
+        try:
+            edits.append(_cv_field(a.obj(entry, "entry")))
+        except InvalidInput as exc:
+            raise _entry_error(i, exc) from exc
+    _start_cv(ctx)
+    for i, (tokens, value) in enumerate(edits):
+        try:
+            _write_cv_field(ctx, tokens, value)
+        except InvalidInput as exc:
+            raise _entry_error(i, exc, "path") from exc
+
+
+def _entry_error(index: int, exc: InvalidInput, member: str | None = None) -> InvalidInput:
+    """`exc`, about entry `index` of cv.setFields, with `field` naming that entry."""
+    member = member or exc.detail.get("field", "")
+    where = f"fields/{index}" + (f"/{member}" if member in ("path", "value") else "")
+    return InvalidInput(f"fields/{index}: {exc.message}", **{**exc.detail, "field": where})
 
 
 @mutation("data.put")

@@ -169,6 +169,35 @@ function touchForm(ctx, form, args) {
   }
 }
 
+// the CV (mutations_content.py) -------------------------------------------------------------------
+const MAX_CV_FIELDS = 200;
+
+/** [tokens below /cv, value] of one {path, value} CV edit (null removes): _cv_field. */
+function cvField(args) {
+  const path = reqText(args, 'path', 1000);
+  if (!hasOwn(args, 'value')) throw invalid("'value' is required (null removes the field)");
+  let tokens;
+  try {
+    tokens = splitPointer(path);
+  } catch (err) {
+    throw invalid(err.message);
+  }
+  if (!tokens.length) throw invalid("'path' must point inside the CV; use cv.set for the whole CV");
+  return [tokens, args.value];
+}
+
+function startCv(ctx) {
+  requireActive(ctx);
+  if (ctx.get('cv') === null) ctx.set(['cv'], {});
+}
+
+function writeCvField(ctx, tokens, value) {
+  if (value === null) ctx.remove(['cv', ...tokens]);
+  else ctx.set(['cv', ...tokens], value);
+}
+
+const entryError = (i, err) => (err instanceof Refused && err.code === 'invalid_input' ? invalid(`fields/${i}: ${err.message}`) : err);
+
 // the predictors ---------------------------------------------------------------------------------
 export const PREDICTORS = {
   'form.setField'(ctx, raw) {
@@ -196,20 +225,29 @@ export const PREDICTORS = {
     }
   },
   'cv.setField'(ctx, raw) {
-    const args = obj(raw);
-    const path = reqText(args, 'path', 1000);
-    if (!hasOwn(args, 'value')) throw invalid("'value' is required (null removes the field)");
-    let tokens;
-    try {
-      tokens = splitPointer(path);
-    } catch (err) {
-      throw invalid(err.message);
-    }
-    if (!tokens.length) throw invalid("'path' must point inside the CV");
-    requireActive(ctx);
-    if (ctx.get('cv') === null) ctx.set(['cv'], {});
-    if (args.value === null) ctx.remove(['cv', ...tokens]);
-    else ctx.set(['cv', ...tokens], args.value);
+    const [tokens, value] = cvField(obj(raw));
+    startCv(ctx);
+    writeCvField(ctx, tokens, value);
+  },
+  'cv.setFields'(ctx, raw) {
+    const fields = getArg(obj(raw), 'fields', null);
+    if (!Array.isArray(fields)) throw invalid("'fields' must be a list of {path, value} entries");
+    if (fields.length < 1 || fields.length > MAX_CV_FIELDS) throw invalid(`'fields' must hold 1 to ${MAX_CV_FIELDS} entries, not ${fields.length}`);
+    const edits = fields.map((entry, i) => {
+      try {
+        return cvField(obj(entry, 'entry'));
+      } catch (err) {
+        throw entryError(i, err);
+      }
+    });
+    startCv(ctx);
+    edits.forEach(([tokens, value], i) => {
+      try {
+        writeCvField(ctx, tokens, value);
+      } catch (err) {
+        throw entryError(i, err);
+      }
+    });
   },
   'template.select'(ctx, raw) {
     const template = templateId(getArg(obj(raw), 'template', null));

@@ -29,6 +29,32 @@ function skillsText(cv) {
   return (Array.isArray(cv?.skills) ? cv.skills : []).map((s) => (typeof s === 'string' ? s : s?.name)).filter(Boolean).join(', ');
 }
 
+// cv.setFields takes at most 200 entries, and a mutation must fit one push frame (64 KiB).
+const SAVE_MAX_FIELDS = 200;
+const SAVE_MAX_BYTES = 48 * 1024; // the entries' JSON; the rest of the frame is the envelope
+
+/** `edits` ({path, value} entries) as the cv.setFields batches to send, in order: one unless
+ * they exceed a batch's entries or bytes. An entry above the byte budget gets a batch of its own
+ * (sent if it fits a push frame, refused by the session handle if not, as a cv.setField would). */
+export function saveBatches(edits, maxFields = SAVE_MAX_FIELDS, maxBytes = SAVE_MAX_BYTES) {
+  const encoder = new TextEncoder();
+  const batches = [];
+  let batch = [];
+  let size = 0;
+  for (const edit of edits) {
+    const bytes = encoder.encode(JSON.stringify(edit)).length + 1;
+    if (batch.length && (batch.length >= maxFields || size + bytes > maxBytes)) {
+      batches.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(edit);
+    size += bytes;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
 export function mount(ctx) {
   const { session, api } = ctx;
   const cv = () => session.state.cv || {};
@@ -50,30 +76,33 @@ export function mount(ctx) {
   const saveButton = button('Save to CV', () => applyToCv(), { class: 'primary' });
   const saved = h('span', { class: 'muted', role: 'status' });
 
-  // Write every field whose value differs from the CV into the CV, one mutation each.
+  // Write every field whose value differs from the CV into the CV with one cv.setFields: one
+  // version and one log entry, applied or refused whole, so an interrupted save never leaves the
+  // CV half-written. (Only a save above one push frame, far beyond what a CV's edits come to, is
+  // split, into batches that are each applied whole.)
   async function applyToCv() {
     await session.flush();
     const state = session.state;
-    let changed = 0;
+    const edits = [];
     for (const { name } of fields) {
       const entry = fieldState(state, FORM, name);
       if (!entry || !entry.dirty) continue;
       const value = fieldValue(session, state, FORM, name, '');
       const before = cvValue(state.cv || {}, name);
       if ((before ?? '') === value) continue;
-      await ctx.mutate('cv.setField', { path: pointer(name), value: value === '' && before === undefined ? null : value });
-      changed += 1;
+      edits.push({ path: pointer(name), value: value === '' && before === undefined ? null : value });
     }
     const skillEntry = fieldState(state, FORM, 'skills');
     if (skillEntry?.dirty) {
       const names = String(fieldValue(session, state, FORM, 'skills', '')).split(',').map((s) => s.trim()).filter(Boolean).slice(0, 200);
       if (names.join(', ') !== skillsText(state.cv)) {
         const old = Object.fromEntries((Array.isArray(state.cv?.skills) ? state.cv.skills : []).filter((s) => s?.name).map((s) => [s.name, s]));
-        await ctx.mutate('cv.setField', { path: '/skills', value: names.map((n) => old[n] || { name: n }) });
-        changed += 1;
+        edits.push({ path: '/skills', value: names.map((n) => old[n] || { name: n }) });
       }
     }
+    for (const batch of saveBatches(edits)) await ctx.mutate('cv.setFields', { fields: batch });
     await ctx.mutate('substep.complete', { step: 'analysis', substep: 'content-analyze' });
+    const changed = edits.length;
     saved.textContent = changed ? `Saved ${changed} change${changed === 1 ? '' : 's'} to your CV.` : 'Your CV already holds these values.';
     return changed;
   }
