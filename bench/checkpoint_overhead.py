@@ -27,10 +27,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.jobs.harness import (  # noqa: E402
+    RESUMES,
+    enable_features,
+    engine_for,
+    new_upload,
+    open_services,
+)
+
 from cvsession.core import catalogue  # noqa: E402
 from cvsession.processing import analyse, extract, features, parse, render  # noqa: E402
-from tests.jobs.harness import RESUMES, enable_features, engine_for, new_upload  # noqa: E402
-from tests.jobs.harness import open_services  # noqa: E402
 
 FEATURES = ("ats-optimization", "privacy-mode", "embed-qr-code")
 

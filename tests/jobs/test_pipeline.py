@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import secrets
 import threading
@@ -102,6 +103,33 @@ def test_every_sample_cv_goes_through_the_whole_pipeline(
     jsonschema.validate(resume, SCHEMA)
     assert "completed" == doc["features"]["privacy-mode"]["progress"]
     assert "completed" == doc["processing"]["jobs"][job_id]["status"]
+
+
+def test_template_application_renders_the_enabled_features(
+    svc: Services, engine: JobEngine
+) -> None:
+    """The preview's template application applies the enabled features to what it renders
+    (privacy-mode removes the e-mail, as in the CV job's render) without touching their
+    progress, which belongs to the jobs that generate them."""
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    cv_job = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert "completed" == engine.wait(cv_job, timeout=60).status
+    email = _doc(svc, user_id, session_id)["cv"]["basics"]["email"]
+
+    def render() -> str:
+        job = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
+        assert "completed" == engine.wait(job.id).status
+        return next(
+            engine.records.artifact(user_id, session_id, a.id).content
+            for a in engine.records.artifacts(user_id, session_id)
+            if a.job_id == job.id and a.name == "cv-modern.html"
+        )
+
+    assert "@" in email and email in render()
+    enable_features(svc, user_id, session_id, "privacy-mode")
+    before = _doc(svc, user_id, session_id)["features"]["privacy-mode"]
+    assert email not in render()
+    assert before == _doc(svc, user_id, session_id)["features"]["privacy-mode"]
 
 
 def test_truncated_pdf_fails_with_reason(svc: Services, engine: JobEngine) -> None:
@@ -460,8 +488,11 @@ def test_a_session_cannot_pile_up_jobs(
     cancelled = engine.control_session(user_id, session_id, "cancel")
     release.set()
     assert MAX_UNFINISHED_PER_SESSION == len(cancelled)
+    # The cancelled job's parse still ends (and writes the CV a template needs) before it stops.
+    _until(lambda: _states(svc, user_id, session_id)["parse"] == "completed")
     again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
-    assert "completed" == engine.wait(again.id).status
+    done = engine.wait(again.id)
+    assert "completed" == done.status, done.error
 
 
 def test_server_batch_applies_its_parts_as_one_version(svc: Services) -> None:
@@ -494,19 +525,26 @@ def test_server_batch_applies_its_parts_as_one_version(svc: Services) -> None:
 def test_reconcile_repairs_a_row_and_workflow_that_disagree(
     svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A job whose workflow was cancelled behind its row's back (a crash between the two) is
-    resumed by reconcile and completes; one whose workflow is gone is handed over again."""
+    """A job whose workflow was left cancelled behind its row's back (a crash between the
+    resume's two writes) is resumed by reconcile and completes; one whose workflow is gone is
+    handed over again."""
     from dbos import DBOS
 
     started, release = _held(monkeypatch)
     user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
     job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
     assert started.wait(30)
-    DBOS.cancel_workflow(job_id)  # the row still says running
+    engine.pause(user_id, session_id, job_id)
     release.set()
     _until(lambda: str(DBOS.get_workflow_status(job_id).status) == "CANCELLED")  # type: ignore[union-attr]
+
+    def requeue(j: Any) -> Any:  # what resume writes before it resumes the workflow
+        j.status, j.control = "queued", ""
+        return j
+
+    engine.records.change(job_id, requeue)
     time.sleep(0.3)
-    assert "running" == engine.records.load(job_id).status
+    assert "queued" == engine.records.load(job_id).status
     engine.reconcile(settle_seconds=0)
     assert "completed" == engine.wait(job_id).status
 
@@ -537,7 +575,8 @@ def test_the_session_is_processing_while_a_job_runs(
 
     svc.sessions.command(user_id, session_id, "session.pause")
     again = engine.submit(user_id, session_id, "template-application", {"template": "modern"})
-    assert "completed" == engine.wait(again.id).status
+    done = engine.wait(again.id)
+    assert "completed" == done.status, done.error
     assert "paused" == _doc(svc, user_id, session_id)["status"]
 
 
@@ -565,3 +604,105 @@ def test_the_skills_chart_takes_the_templates_accent_colour(
         if a.job_id == job.id and a.media_type == "image/svg+xml"
     )
     assert "#0a7d55" in chart
+
+
+def _parts(args: Any, name: str) -> list[dict[str, Any]]:
+    """The parts of a logged server mutation (a batch's, or the mutation itself)."""
+    if name == "server.batch":
+        parts: list[dict[str, Any]] = args["mutations"]
+        return parts
+    return [{"name": name, "args": args}]
+
+
+def test_each_phase_boundary_is_one_transaction(svc: Services, engine: JobEngine) -> None:
+    """Ending a phase and beginning the next (with the features it will generate marked
+    processing) is one version of the session: a CV job writes six in all, and DBOS records
+    one step for the run of its four phases."""
+    from dbos import DBOS
+
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    enable_features(svc, user_id, session_id, "ats-optimization", "privacy-mode")
+    before = svc.sessions.get(user_id, session_id).version
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
+    assert "completed" == job.status, job.error
+    steps = DBOS.list_workflow_steps(job.id, load_output=False)
+    assert ["cvsession.phases"] == [step["function_name"] for step in steps]
+    _, entries, _ = svc.sessions.log_since(user_id, session_id, before)
+    # created (handing over changes nothing clients see), extract begun, three boundaries,
+    # generate ended with the job's outcome
+    assert 6 == len(entries)
+    written = [_parts(e.args, e.name) for e in entries]
+    checkpoints = [
+        [(p["args"]["phase"], p["args"]["state"]) for p in ps if p["name"] == "server.checkpoint"]
+        for ps in written
+    ]
+    for ended, begun in itertools.pairwise(PHASES):
+        assert [(ended, "completed"), (begun, "running")] in checkpoints
+    generate_begun = written[checkpoints.index([("analyse", "completed"), ("generate", "running")])]
+    assert "server.featuresProcessing" in [p["name"] for p in generate_begun]
+
+
+def test_features_processing_marks_the_generated_features_turned_on(svc: Services) -> None:
+    """server.featuresProcessing sets every generated feature turned on to processing (and
+    clears its error), and leaves the others alone."""
+    user_id, session_id, _ = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    enable_features(svc, user_id, session_id, "ats-optimization", "privacy-mode")
+    mark = Mutation("", 0, "server.featuresProcessing", {})
+    assert "applied" == svc.sessions.mutate(user_id, session_id, mark, internal=True).status
+    features = _doc(svc, user_id, session_id)["features"]
+    assert {"ats-optimization", "privacy-mode"} == {
+        fid for fid, rec in features.items() if rec.get("progress") == "processing"
+    }
+    assert all(features[fid].get("error") is None for fid in ("ats-optimization", "privacy-mode"))
+
+
+def test_a_phase_never_starts_for_a_job_paused_behind_dbos_back(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workflow that outlived its job's pause (DBOS lost the cancellation) does not start
+    the next phase: it waits, `reconcile` cancels it, and resume finishes the job."""
+    from dbos import DBOS
+
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+
+    def pause(j: Any) -> Any:
+        j.status, j.control = "paused", "pause"
+        return j
+
+    engine.records.change(job_id, pause)  # the row only: DBOS still runs the workflow
+    release.set()
+    _until(lambda: _states(svc, user_id, session_id)["parse"] == "completed")
+    time.sleep(0.3)
+    assert "PENDING" == str(DBOS.get_workflow_status(job_id).status)  # type: ignore[union-attr]
+    engine.reconcile(settle_seconds=0)  # a paused row whose workflow still runs
+    _until(lambda: str(DBOS.get_workflow_status(job_id).status) == "CANCELLED")  # type: ignore[union-attr]
+    states = _states(svc, user_id, session_id)
+    assert ("completed", "pending") == (states["parse"], states["analyse"])
+    assert "queued" == engine.resume(user_id, session_id, job_id).status
+    assert "completed" == engine.wait(job_id).status
+
+
+def test_a_phase_never_starts_for_a_job_cancelled_behind_dbos_back(
+    svc: Services, engine: JobEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workflow that outlived its job's cancellation (DBOS lost it) ends without starting
+    another phase, and the job stays cancelled."""
+    from dbos import DBOS
+
+    started, release = _held(monkeypatch)
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job_id = engine.submit_cv_processing(user_id, session_id, upload_id)
+    assert started.wait(30)
+
+    def cancel(j: Any) -> Any:
+        j.status, j.control, j.completed_at = "cancelled", "cancel", datetime.now(UTC)
+        return j
+
+    engine.records.change(job_id, cancel)  # the row only: DBOS still runs the workflow
+    release.set()
+    _until(lambda: str(DBOS.get_workflow_status(job_id).status) == "SUCCESS")  # type: ignore[union-attr]
+    assert "pending" == _states(svc, user_id, session_id)["analyse"]
+    assert "cancelled" == engine.records.load(job_id).status

@@ -99,6 +99,29 @@ def feature_progress(ctx: MutationContext, args: Any) -> None:
     ctx.set("features", feature, "error", value=error)
 
 
+def generated_features(features: Any) -> list[str]:
+    """The generated features turned on in a document's `features`, in catalogue order."""
+    chosen = features if isinstance(features, dict) else {}
+    return [
+        fid
+        for fid in catalogue.GENERATED_FEATURES
+        if isinstance(chosen.get(fid), dict) and chosen[fid].get("enabled")
+    ]
+
+
+@mutation("server.featuresProcessing")
+def features_processing(ctx: MutationContext, args: Any) -> None:
+    """{}: a CV job's generate phase begins; every generated feature turned on is `processing`.
+
+    Decided on the document as it is when the phase begins, so the engine can write it in the
+    transaction that begins the phase without reading the document first.
+    """
+    a.obj(args)
+    for fid in generated_features(ctx.get("features")):
+        ctx.set("features", fid, "progress", value=model.FeatureProgress.PROCESSING.value)
+        ctx.set("features", fid, "error", value=None)
+
+
 @mutation("server.processing")
 def processing(ctx: MutationContext, args: Any) -> None:
     """{active}: a job of the session started running (draft or in progress → processing), or

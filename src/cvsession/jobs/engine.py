@@ -152,6 +152,8 @@ class JobEngine:
                 "log_level": "WARNING",
                 "notification_listener_polling_interval_sec": self.polling_interval,
             }
+            if self.database_url.startswith("sqlite:///"):
+                config["db_engine_kwargs"] = {"connect_args": {"factory": _SystemConnection}}
             self._prepare_sqlite()
             DBOS(config=config)
             try:
@@ -179,9 +181,8 @@ class JobEngine:
         """Put DBOS's SQLite file in WAL mode (it persists in the file) before DBOS opens it.
 
         DBOS leaves SQLite in its default rollback-journal mode, where a writer blocks every
-        reader; several processes share this file (servers and workers), and WAL with
-        synchronous=FULL lets them read beside the writer with the same durability. (It did
-        not measurably change the cost of a step: ~0.8 ms either way.)
+        reader; several processes share this file (servers and workers), and WAL lets them
+        read beside the writer. Its connections use synchronous=NORMAL (`_SystemConnection`).
         """
         if not self.database_url.startswith("sqlite:///"):
             return
@@ -247,8 +248,13 @@ class JobEngine:
             dependencies=dependencies,
             max_retries=max_retries,
             reset_checkpoints=job_type == "cv-processing",
+            # Nothing to wait for: claimed as it is recorded (one commit fewer than `_enqueue`).
+            dispatched=not dependencies,
         )
-        self._dispatch_if_ready(job)
+        if job.dispatched:
+            self._hand_over(job)
+        else:
+            self._dispatch_if_ready(job)
         return self.records.load(job.id)
 
     def submit_cv_processing(
@@ -523,6 +529,19 @@ class JobEngine:
                                now=self.sessions.clock())  # fmt: skip
                 self.records.change(job.id, done)
                 self._dispatch_dependants(job.id)
+
+
+class _SystemConnection(sqlite3.Connection):
+    """A connection to DBOS's SQLite file, with synchronous=NORMAL.
+
+    A commit survives the process being killed (it is in the WAL file) but may be lost with
+    the machine; everything DBOS could lose is repaired from our store, which stays FULL
+    (docs/decisions/0017). It spares an fsync per checkpointed step.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA synchronous = NORMAL")
 
 
 def _forget_worker(worker: WorkerRow) -> Callable[[Txn], bool]:

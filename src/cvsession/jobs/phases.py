@@ -4,7 +4,8 @@
 `DomainError` on failure. Inputs come from the upload and the session document; the result's
 mutations (the parsed CV, feature progress) and artifacts (HTML, SVG, JSON Resume) are written
 by the pipeline in the transaction that marks the phase completed, so a phase's effects and its
-checkpoint are never seen apart.
+checkpoint are never seen apart. `starting(job, phase)` is what the transaction that begins a
+phase records besides its checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cvsession.core import catalogue
 from cvsession.core.errors import DomainError, InvalidInput
 from cvsession.core.mutations import Mutation
-from cvsession.jobs.records import batch
+from cvsession.core.mutations_processing import generated_features
 from cvsession.processing import analyse, extract, features, llm, parse, render, visuals
 from cvsession.store import ArtifactRow, JobRow
 
@@ -141,14 +142,25 @@ def _wanted_features(doc: dict[str, Any], job: JobRow) -> list[tuple[str, dict[s
         fid = str(job.params["feature"])
         rec = (doc.get("features") or {}).get(fid) or {}
         return [(fid, dict(rec.get("configuration") or {}))]
-    if job.type == "template-application":
-        return []
     chosen = doc.get("features") or {}
-    return [
-        (fid, dict(chosen[fid].get("configuration") or {}))
-        for fid in catalogue.GENERATED_FEATURES
-        if isinstance(chosen.get(fid), dict) and chosen[fid].get("enabled")
-    ]
+    return [(f, dict(chosen[f].get("configuration") or {})) for f in generated_features(chosen)]
+
+
+def _reports_features(job: JobRow) -> bool:
+    """Whether the job's generate phase reports feature progress. A template application
+    applies the enabled features to what it renders (so the preview shows what the results
+    will) but leaves their progress to the jobs that generate them."""
+    return job.type != "template-application"
+
+
+def starting(job: JobRow, phase: str) -> list[Mutation]:
+    """What the document records when `phase` begins, in the transaction that begins it: the
+    features about to be generated are `processing` (the same ones `_wanted_features` picks)."""
+    if phase != "generate" or not _reports_features(job):
+        return []
+    if job.type == "feature-generation":
+        return [_feature_progress(str(job.params["feature"]), "processing")]
+    return [Mutation("", 0, "server.featuresProcessing", {})]
 
 
 _CHARTS = ("skills-visualization", "skills-chart")
@@ -170,10 +182,7 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     target = _target(doc)
     artifacts: dict[str, dict[str, Any]] = {}
     summaries: dict[str, Any] = {}
-    wanted = _wanted_features(doc, job)
-    if wanted:
-        marks = [_feature_progress(fid, "processing") for fid, _ in wanted]
-        rt.sessions.transact(job.owner_id, job.session_id, lambda txn: (None, [batch(marks)]))
+    wanted = _wanted_features(doc, job)  # marked processing when the phase began (`starting`)
     primary = _primary_colour(doc, job)
     for fid, config in wanted:
         if fid in _CHARTS and not config.get("color"):
@@ -181,8 +190,9 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
         try:
             out = features.generate_feature(fid, cv, analysis, config, target=target)
         except DomainError as err:
-            _mutate(rt, job, "server.featureProgress",
-                    {"feature": fid, "progress": "error", "error": err.message[:500]})  # fmt: skip
+            if _reports_features(job):
+                error = {"feature": fid, "progress": "error", "error": err.message[:500]}
+                _mutate(rt, job, "server.featureProgress", error)
             raise
         cv = out["cv"]
         artifacts.update(out.get("artifacts") or {})
@@ -200,7 +210,7 @@ def _generate(rt: Runtime, job: JobRow, inputs: dict[str, Any]) -> PhaseResult:
     rows = _artifact_rows(rt, job, artifacts)
     names = [row.name for row in rows]
     summary = {"features": summaries, "templates": templates, "artifacts": names}
-    done = [_feature_progress(fid, "completed") for fid, _ in wanted]
+    done = [_feature_progress(fid, "completed") for fid, _ in wanted if _reports_features(job)]
     return PhaseResult({"artifacts": names}, summary, mutations=done, artifacts=rows)
 
 

@@ -1,24 +1,30 @@
-"""Jobs as DBOS workflows: every phase of every job is one checkpointed step.
+"""Jobs as DBOS workflows whose phases are checkpointed in our store.
 
 `run_job(job_id)` runs the phases of the job's type (`catalogue.JOB_PHASES`): extract → parse →
-analyse → generate for a CV, generate alone for a feature or a template. DBOS records each
-step's JSON result, so a workflow recovered after a crash replays the finished phases from the
-record and re-runs only the one it was in. Steps are at-least-once, hence idempotent: they read
-stored inputs, compute, and write the same checkpoint, artifacts and CV again; the language
-model's answer is cached per (job, phase) so a re-run never calls it twice.
+analyse → generate for a CV, generate alone for a feature or a template. One DBOS step runs
+them in order; the transaction that ends a phase (completed checkpoint, effects, and the phase's
+output, kept) also begins the next one, so our store is written once per phase boundary and
+DBOS once per run. A run that comes back (after a crash, a pause or a failure) takes the kept
+outputs of the finished phases and re-runs only the one it was in. Steps are at-least-once,
+hence idempotent: they read stored inputs, compute, and write the same checkpoint, artifacts
+and CV again; the language model's answer is cached per job so a re-run never calls it twice.
 
-A phase reports failure as data (`{"error": {code, message, retryable}}`) rather than raising,
-so DBOS records it. The workflow retries a retryable failure with exponential backoff (a
-durable `DBOS.sleep`) up to the job's `maxRetries`, then fails the job with the classified
-error. Pause and cancel are DBOS cancellations (the engine's doing): the workflow stops before
-its next step starts, i.e. at the next phase boundary.
+A phase reports failure as data (`{"error": {code, message, retryable}, "phase": name}`)
+rather than raising, so DBOS records it. The workflow retries a retryable failure with
+exponential backoff (a durable `DBOS.sleep`) up to the job's `maxRetries`, then fails the job
+with the classified error. Pause and cancel change our row, then cancel the workflow (the
+engine's doing); a run stops at the next phase boundary when its row says so, and never starts
+a phase for a paused or finished job (even if DBOS lost the cancellation: docs/decisions/0017).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from dbos import DBOS
@@ -49,14 +55,23 @@ class Runtime:
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     extract_timeout: float = 20.0
+    # Jobs whose next phase this process began at the end of the previous one (which phase).
+    begun: dict[str, str] = field(default_factory=dict)
+    # Writes a step does not wait for (`begin_phase`).
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="cvsession-job-begin")
+    )
 
 
 _runtime: Runtime | None = None
 
 
 def bind(runtime: Runtime | None) -> None:
+    """Make `runtime` the one steps use; the one it replaces finishes its pending writes."""
     global _runtime
-    _runtime = runtime
+    previous, _runtime = _runtime, runtime
+    if previous is not None and previous is not runtime:
+        previous.background.shutdown(wait=True)
 
 
 def rt() -> Runtime:
@@ -102,19 +117,32 @@ def _progress(job: JobRow, phase: str, fraction: float) -> int:
     return min(100, int(100 * (names.index(phase) + fraction) / len(names)))
 
 
-def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
-    """Mark the job running in `phase` (unless paused or cancelled meanwhile)."""
-
+def _begin(phase: str, now: datetime) -> Callable[[JobRow], JobRow]:
     def fn(job: JobRow) -> JobRow:
         if job.status in ("queued", "running"):
             job.status = "running"
         job.phase = phase
-        job.started_at = job.started_at or rt().records.clock()
+        job.started_at = job.started_at or now
         job.progress = _progress(job, phase, 0)
         return job
 
-    job = rt().records.load(job_id)
-    if job.phase == phase:
+    return fn
+
+
+def begin_phase(job: JobRow, phase: str, attempt: int) -> tuple[int, Future[JobRow] | None]:
+    """Mark the job running in `phase` (unless paused or cancelled meanwhile), if the end of
+    the previous phase has not already; return the attempt and the write, if any.
+
+    The phase does not wait for that write: nothing depends on it being durable first (a
+    crash before it commits only leaves the attempt uncounted). The job's next write waits
+    for it, so the two commit in order. Only a begin that marks features `processing` is
+    waited for: the phase may write an error to one of them.
+    """
+    if rt().begun.pop(job.id, None) == phase:
+        if job.status == "running" and job.phase == phase:
+            return attempt, None
+        # Begun, then paused and resumed before the phase started: begin it again, no retry.
+    elif job.phase == phase:
         # Begun before and not finished: the process doing it died (a crash re-runs the
         # step) or it failed; a crash counts as one more attempt for the user.
         doc = rt().sessions.get(job.owner_id, job.session_id).document
@@ -122,24 +150,54 @@ def begin_phase(job_id: str, phase: str, attempt: int) -> tuple[JobRow, int]:
         if previous.get("state") == model.CheckpointState.RUNNING:
             attempt = max(attempt, int(previous.get("retryCount") or 0) + 1)
     cp = checkpoint(phase, model.CheckpointState.RUNNING, progress=0, retry_count=attempt)
-    return rt().records.change(job_id, fn, cp, known=job), attempt
+    starting = phases.starting(job, phase)
+    write = partial(
+        rt().records.change, job.id, _begin(phase, rt().records.clock()), cp, *starting, known=job
+    )
+    if starting:
+        write()
+        return attempt, None
+    return attempt, rt().background.submit(write)
 
 
 def end_phase(
-    job: JobRow, phase: str, attempt: int, result: phases.PhaseResult, *, last: bool
-) -> None:
-    """Mark the phase completed and keep its output, together: a step that finished but was
-    not recorded by DBOS (paused or killed right after) returns the kept output when re-run.
-    The last phase records the job's outcome in the same transaction."""
+    job: JobRow,
+    phase: str,
+    attempt: int,
+    result: phases.PhaseResult,
+    following: str | None,
+    after: Future[JobRow] | None = None,
+) -> tuple[JobRow, bool]:
+    """Mark the phase completed and keep its output, together: a run of the job that comes
+    back to this phase (after a crash, pause or retry) takes the kept output instead.
+
+    One transaction per phase boundary: it also begins the `following` phase (unless the job
+    is no longer running or a pause or cancel was asked for), or after the last phase records
+    the job's outcome. Written `after` the phase's begin. Returns the job as written and
+    whether `following` was begun.
+    """
+    if after is not None:
+        after.result()
     now = rt().records.clock()
     job_id = job.id
-    outcome = phases.result_summary(job.type, {phase: result.output}) if last else None
+    outcome = phases.result_summary(job.type, {phase: result.output}) if following is None else None
+    began = False
 
     def fn(job: JobRow) -> JobRow:
+        nonlocal began
         job.progress = max(job.progress, _progress(job, phase, 1))
-        if last:
+        if following is None:
             return complete(job, outcome, None, now) or job
+        began = job.status == "running" and not job.control
+        if began:
+            job.phase = following
         return job
+
+    def then(job: JobRow) -> list[Mutation]:
+        if not began or following is None:
+            return []
+        cp = checkpoint(following, model.CheckpointState.RUNNING, progress=0, retry_count=0)
+        return [cp, *phases.starting(job, following)]
 
     cp = checkpoint(
         phase,
@@ -157,39 +215,77 @@ def end_phase(
         for artifact in result.artifacts:
             txn.put_artifact(artifact)
 
-    rt().records.change(job_id, fn, *result.mutations, cp, also=also, known=job)
-    if last:
+    job = rt().records.change(job_id, fn, *result.mutations, cp, also=also, then=then, known=job)
+    if following is None:
         rt().on_finished(job_id)
+    elif began:
+        rt().begun[job_id] = following
+    return job, began
 
 
-def fail_phase(job: JobRow, phase: str, attempt: int, error: dict[str, Any]) -> None:
+def fail_phase(
+    job: JobRow,
+    phase: str,
+    attempt: int,
+    error: dict[str, Any],
+    after: Future[JobRow] | None = None,
+) -> None:
+    if after is not None:
+        after.result()
     cp = checkpoint(
         phase, model.CheckpointState.FAILED, progress=0, retry_count=attempt, last_error=error
     )
     rt().records.change(job.id, lambda j: None, cp, known=job)
 
 
-@DBOS.step(name="cvsession.phase")
-def phase_step(
-    job_id: str, phase: str, attempt: int, inputs: dict[str, Any], last: bool = False
-) -> dict[str, Any]:
-    """Run one phase; return {"ok": output} or {"error": classified error}. After the `last`
-    phase the job is completed (in the phase's own transaction)."""
-    kept = rt().records.cached(job_id, "phase:" + phase)
-    if kept is not None:
-        if last:  # finished but not recorded, e.g. paused during its last phase
-            outcome = phases.result_summary(rt().records.load(job_id).type, {phase: kept["output"]})
-            finish(job_id, outcome, None)
-        return {"ok": kept["output"]}
-    job, attempt = begin_phase(job_id, phase, attempt)
-    try:
-        result = phases.run(rt(), job, phase, attempt, inputs)
-    except Exception as exc:  # classified; an unexpected error is "unknown", not retried
-        error = error_json(exc)
-        fail_phase(job, phase, attempt, error)
-        return {"error": error}
-    end_phase(job, phase, attempt, result, last=last)
-    return {"ok": result.output}
+@DBOS.step(name="cvsession.phases")
+def phases_step(job_id: str, names: list[str], attempts: dict[str, int]) -> dict[str, Any]:
+    """Run the job's phases `names` from the first one whose output is not kept, to the end.
+
+    Each phase is checkpointed in our store (`end_phase`); between two phases the run stops if
+    our row says the job was paused or has ended (the engine writes the row before it cancels
+    the workflow). `attempts` counts each phase's earlier failures. Returns {"ok": the job's
+    result}, {"error": classified error, "phase": name}, or {"stopped": the job's status}.
+    """
+    job, kept = rt().records.load_kept(job_id, ["phase:" + name for name in names])
+    outputs = {name: value["output"] for name, value in zip(names, kept, strict=False)}
+    todo = names[len(kept) :]
+    if not todo:
+        # All finished, the last one just before a crash or a pause: its end recorded the
+        # outcome; this makes sure and starts the dependants (the crash may have come first).
+        summary = phases.result_summary(job.type, outputs)
+        finish(job_id, summary, None)
+        return {"ok": summary}
+    if job.status == "paused" or is_final(job):
+        # Paused or ended before this run: the workflow was, or is about to be, cancelled,
+        # unless DBOS lost the cancellation (docs/decisions/0017). Start nothing.
+        return _stop(job)
+    attempt, write = begin_phase(job, todo[0], attempts.get(todo[0], 0))
+    for i, phase in enumerate(todo):
+        following = todo[i + 1] if i + 1 < len(todo) else None
+        if i:
+            attempt, write = attempts.get(phase, 0), None  # begun by the previous phase's end
+            rt().begun.pop(job_id, None)
+        try:
+            result = phases.run(rt(), job, phase, attempt, outputs)
+        except Exception as exc:  # classified; an unexpected error is "unknown", not retried
+            error = error_json(exc)
+            fail_phase(job, phase, attempt, error, write)
+            return {"error": error, "phase": phase}
+        job, began = end_phase(job, phase, attempt, result, following, write)
+        outputs[phase] = result.output
+        if following is None:
+            return {"ok": phases.result_summary(job.type, outputs)}
+        if not began:
+            return _stop(job)
+    raise AssertionError("unreachable: the last phase returns")
+
+
+def _stop(job: JobRow) -> dict[str, Any]:
+    """Stop a run at a phase boundary. A paused job's workflow is cancelled by the pause, not
+    here: this run's view of the row may be stale (the job may be resumed already, and a
+    cancellation now would cancel the resumed workflow)."""
+    return {"stopped": job.status}
 
 
 @DBOS.step(name="cvsession.retry")
@@ -208,6 +304,7 @@ def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
     """Record the outcome and start the dependants that were waiting for it."""
     now = rt().records.clock()
     rt().records.change(job_id, lambda job: complete(job, result, error, now))
+    rt().begun.pop(job_id, None)
     rt().on_finished(job_id)
 
 
@@ -223,27 +320,36 @@ def backoff(job_id: str, attempt: int) -> float:
     return float(base * (0.5 + jitter / 2))
 
 
+# How long a run that found its job paused waits before it looks again (see `run_job`).
+PAUSED_POLL_SECONDS = 2.0
+
+
 @DBOS.workflow(name=WORKFLOW_NAME)
 def run_job(job_id: str) -> dict[str, Any]:
-    """Run every phase of the job, retrying retryable failures; return the last phase's output."""
+    """Run the job's phases, retrying retryable failures; return the job's result."""
     job = rt().records.load(job_id)
-    outputs: dict[str, Any] = {}
-    names = catalogue.JOB_PHASES[job.type]
-    for phase in names:
-        attempt = 0
-        while True:
-            out = phase_step(job_id, phase, attempt, outputs, phase == names[-1])
-            if "ok" in out:
-                outputs[phase] = out["ok"]
-                break
-            error = out["error"]
-            if not error.get("retryable") or attempt >= job.max_retries:
-                error = {**error, "phase": phase, "attempts": attempt + 1}
-                finish_step(job_id, None, error)
-                return {"error": error}
-            attempt += 1
-            retry_step(job_id, attempt, error)
-            # A rate-limited model says when to come back; never sooner, never over 5 minutes.
-            wait = max(backoff(job_id, attempt), float(error.get("retry_after") or 0))
-            DBOS.sleep(min(wait, 300.0))
-    return phases.result_summary(job.type, outputs)  # recorded by the last phase
+    names = list(catalogue.JOB_PHASES[job.type])
+    attempts: dict[str, int] = {}
+    while True:
+        out = phases_step(job_id, names, attempts)
+        if "ok" in out:
+            return dict(out["ok"])  # recorded by the last phase
+        if out.get("stopped") == "paused":
+            # The pause cancelled this workflow, so the sleep raises; after resume the run goes
+            # on. Should DBOS have lost the cancellation, `reconcile` cancels the workflow of a
+            # paused row: this waits for it rather than spinning (docs/decisions/0017).
+            DBOS.sleep(PAUSED_POLL_SECONDS)
+            continue
+        if "stopped" in out:
+            return {"stopped": out["stopped"]}  # the job ended without this workflow
+        error, phase = out["error"], str(out["phase"])
+        attempt = attempts.get(phase, 0)
+        if not error.get("retryable") or attempt >= job.max_retries:
+            error = {**error, "phase": phase, "attempts": attempt + 1}
+            finish_step(job_id, None, error)
+            return {"error": error}
+        attempts = {**attempts, phase: attempt + 1}
+        retry_step(job_id, attempt + 1, error)
+        # A rate-limited model says when to come back; never sooner, never over 5 minutes.
+        wait = max(backoff(job_id, attempt + 1), float(error.get("retry_after") or 0))
+        DBOS.sleep(min(wait, 300.0))

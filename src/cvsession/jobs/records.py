@@ -161,9 +161,11 @@ class JobRecords:
         dependencies: Sequence[str] = (),
         max_retries: int = 3,
         reset_checkpoints: bool = False,
+        dispatched: bool = False,
     ) -> JobRow:
         """Record a queued job. Dependencies must be jobs of the same session (else NotFound);
-        one that already failed or was cancelled refuses the new job (DependencyFailed)."""
+        one that already failed or was cancelled refuses the new job (DependencyFailed).
+        `dispatched` records it as claimed for handing over already (see `JobEngine._enqueue`)."""
         if job_type not in catalogue.JOB_PHASES:
             raise InvalidInput(f"unknown job type {job_type!r}", path="/type")
         if len(dependencies) > MAX_DEPENDENCIES or len(set(dependencies)) != len(dependencies):
@@ -184,6 +186,7 @@ class JobRecords:
             dependencies=tuple(dependencies),
             max_retries=max_retries,
             estimated_duration_ms=self.estimate_ms(job_type),
+            dispatched=dispatched,
         )
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
@@ -217,11 +220,12 @@ class JobRecords:
         fn: Callable[[JobRow], JobRow | None],
         *extra: Mutation,
         also: Callable[[Txn], None] | None = None,
+        then: Callable[[JobRow], Sequence[Mutation]] | None = None,
         known: JobRow | None = None,
     ) -> JobRow:
-        """Apply `fn` to the locked row (None: leave it) and mirror it, with `extra` mutations
-        and `also(txn)` in the same transaction. `known` (the job as read before) saves a read
-        of its session and owner."""
+        """Apply `fn` to the locked row (None: leave it) and mirror it, with `extra` mutations,
+        those `then(row)` returns for the row as changed, and `also(txn)`, all in the same
+        transaction. `known` (the job as read before) saves a read of its session and owner."""
         job = known if known is not None and known.id == job_id else self.load(job_id)
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
@@ -231,11 +235,12 @@ class JobRecords:
             if also is not None:
                 also(txn)
             new = fn(dataclasses.replace(current))
+            more = [*extra, *(then(new or current) if then is not None else ())]
             if new is None:
-                return current, [batch(list(extra))] if extra else []
+                return current, [batch(more)] if more else []
             new.updated_at = self.clock()
             txn.update_job(new)
-            return new, [batch([_mirror(new), *extra, *_session_status(txn, current, new)])]
+            return new, [batch([_mirror(new), *more, *_session_status(txn, current, new)])]
 
         return self.sessions.transact(job.owner_id, job.session_id, unit)
 
@@ -264,10 +269,20 @@ class JobRecords:
         with self.store.read() as txn:
             return txn.jobs_with_status(("queued", "running", "paused"), limit, dispatched=True)
 
-    def cached(self, job_id: str, key: str) -> Any:
-        """The value cached for (job, key), or None."""
+    def load_kept(self, job_id: str, keys: Sequence[str]) -> tuple[JobRow, list[Any]]:
+        """The job by id and the values cached for `keys`, in order up to the first key that
+        has none, in one read."""
+        kept: list[Any] = []
         with self.store.read() as txn:
-            return txn.cache_get(job_id, key)
+            job = txn.get_job(job_id)
+            for key in keys:
+                value = txn.cache_get(job_id, key)
+                if value is None:
+                    break
+                kept.append(value)
+        if job is None:
+            raise NotFound("no such job", job_id=job_id[:80])
+        return job, kept
 
     def cache(self, job_id: str, key: str, compute: Callable[[], Any]) -> Any:
         """The value cached for (job, key), computing and storing it on first use."""
