@@ -39,7 +39,7 @@ from cvsession.store.base import (
     Store,
     Txn,
 )
-from cvsession.store.codec import encoded_size
+from cvsession.store.codec import dump_json_sized, encoded_size
 from cvsession.store.events import EventRow
 
 MAX_CLIENT_ID = 64
@@ -568,8 +568,9 @@ class SessionService:
                 row.document, row.field_versions, row.version, mut, now, extra=extra,
                 own_versions=own,
             )  # fmt: skip
+            encoded = None
             if result.version != row.version:
-                self._check_size(row.document, result.document)
+                encoded = self._check_size(row.document, result.document)
         except DomainError as exc:
             # A permanent error still consumes the id, or the client would retry forever.
             return Outcome(
@@ -614,7 +615,7 @@ class SessionService:
                 )
             )
             new_row = row_from_document(result.document, result.field_versions, now)
-            txn.update_session(new_row, row)
+            txn.update_session(new_row, row, encoded=encoded)
             events = analytics.mutation_events(
                 user_id, session_id, mut, row.document, result.document, now
             )
@@ -633,10 +634,11 @@ class SessionService:
             logged=new_row is not row,
         )
 
-    def _check_size(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+    def _check_size(self, before: dict[str, Any], after: dict[str, Any]) -> str:
         """Refuse a document over the limit, unless the change makes it smaller (so a session
-        stored before the limit was lowered can still be trimmed)."""
-        size = encoded_size(after)
+        stored before the limit was lowered can still be trimmed). Returns `after` encoded as
+        the store writes it."""
+        encoded, size = dump_json_sized(after)
         if size > self.max_document_bytes and size > encoded_size(before):
             raise DocumentTooLarge(
                 f"this change would make the session {size:,} bytes, over its limit of "
@@ -644,6 +646,7 @@ class SessionService:
                 size=size,
                 limit=self.max_document_bytes,
             )
+        return encoded
 
     def _extra_txn(self, txn: Txn, session_id: str, mut: Mutation) -> dict[str, Any]:
         if mut.name == history.RESTORE:

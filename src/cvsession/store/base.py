@@ -183,12 +183,15 @@ class Txn(Protocol):
         A no-op where the write transaction already excludes other writers (SQLite).
         """
 
-    def update_session(self, row: SessionRow, previous: SessionRow | None = None) -> None:
+    def update_session(
+        self, row: SessionRow, previous: SessionRow | None = None, *, encoded: str | None = None
+    ) -> None:
         """Overwrite every column of session `row.id`; raises KeyError if it does not exist.
 
         `previous` is the row as it is stored now, if the caller knows it (it read it in this
         transaction, or checked its version): then only the columns that differ are written,
-        which spares the indexes on unchanged columns. The result is the same.
+        which spares the indexes on unchanged columns. The result is the same. `encoded` is
+        `row.document` as `codec.dump_json` writes it, if the caller has it already.
         """
 
     def delete_session(self, session_id: str) -> bool:

@@ -45,5 +45,11 @@ def encoded_size(value: Any) -> int:
     return len(orjson.dumps(value, option=_DUMPS_OPTS))
 
 
+def dump_json_sized(value: Any) -> tuple[str, int]:
+    """`dump_json(value)` and its size in bytes (`encoded_size`), encoding once."""
+    raw = orjson.dumps(value, option=_DUMPS_OPTS)
+    return raw.decode(), len(raw)
+
+
 def load_json(text: str) -> Any:
     return orjson.loads(text)

@@ -136,8 +136,9 @@ CONFLICT_COLUMNS = (
 TOKEN_COLUMNS = "token_hash, user_id, kind, created_at, expires_at, used_at, label"
 
 
-def session_params(row: SessionRow) -> list[Any]:
-    """Parameters in SESSION_COLUMNS order followed by title_fold."""
+def session_params(row: SessionRow, encoded: str | None = None) -> list[Any]:
+    """Parameters in SESSION_COLUMNS order followed by title_fold; `encoded` is the document
+    already encoded by `dump_json`, if known."""
     return [
         row.id,
         row.owner_id,
@@ -149,7 +150,7 @@ def session_params(row: SessionRow) -> list[Any]:
         to_ms(row.updated_at),
         row.version,
         row.schema_version,
-        dump_json(row.document),
+        dump_json(row.document) if encoded is None else encoded,
         dump_json(row.field_versions),
         fold(row.title),
     ]
@@ -399,9 +400,11 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
         r = self._fetchone(sql, [session_id])
         return None if r is None else session_from(r)
 
-    def update_session(self, row: SessionRow, previous: SessionRow | None = None) -> None:
+    def update_session(
+        self, row: SessionRow, previous: SessionRow | None = None, *, encoded: str | None = None
+    ) -> None:
         self._write()
-        params = session_params(row)
+        params = session_params(row, encoded)
         if previous is None:
             changed = _SESSION_UPDATABLE
         else:
