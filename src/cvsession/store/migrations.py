@@ -237,6 +237,16 @@ _POSTGRES_0002 = (
     _BACKFILL_SNAPSHOTS,
 )
 
+# Every mutation moves a session's updated_at and last_active_at, and each index holding one
+# of them costs a B-tree delete and insert per mutation (docs/decisions/0018). These two serve
+# only per-owner lists ordered by updated_at or filtered by status, which now read the owner's
+# sessions through sessions_owner_active (status filtered on the way, updated_at sorted as
+# title already is): the default most-recently-active lists stay indexed.
+_LEAN_SESSION_INDEXES = (
+    "DROP INDEX IF EXISTS sessions_owner_status_active",
+    "DROP INDEX IF EXISTS sessions_owner_updated",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _SQLITE_0001, _POSTGRES_0001),
     Migration(2, "snapshots", _SQLITE_0002, _POSTGRES_0002),
@@ -250,6 +260,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "feature_flags", flags.migration_sql("sqlite"), flags.migration_sql("postgres")),
     Migration(7, "events", events.migration_sql("sqlite"), events.migration_sql("postgres")),
+    Migration(8, "lean-session-indexes", _LEAN_SESSION_INDEXES, _LEAN_SESSION_INDEXES),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
