@@ -70,7 +70,8 @@ def mutation_events(
         elif mut.name == "session.resume":
             add("session.resumed", source="mutation")
     steps_before, steps_after = before.get("steps") or {}, after.get("steps") or {}
-    for step in catalogue.STEP_IDS:
+    # Documents are copied on write: an untouched `steps` is the same object before and after.
+    for step in () if steps_before is steps_after else catalogue.STEP_IDS:
         was = (steps_before.get(step) or {}).get("status")
         if was != "skipped" and (steps_after.get(step) or {}).get("status") == "skipped":
             add("step.skipped", step=step)
@@ -118,22 +119,28 @@ def push_tally(
     mutations: Sequence[Mutation], outcomes: Sequence[Any], gap: MutationGap | None, now: datetime
 ) -> dict[str, int]:
     """What became of one push's mutations (outcomes are `sessions.Outcome`s, in order)."""
-    statuses = Counter(o.status for o in outcomes)
+    # Plain loops: this runs in the writer for every push (a Counter cost 2% of its time).
+    applied = duplicates = rejected = conflicts = 0
+    ages: list[int] = []
     now_ms = int(now.timestamp() * 1000)
-    ages = [
-        now_ms - ms
-        for mut, o in zip(mutations, outcomes, strict=False)
-        if o.status == "applied"
-        and (ms := hlc_ms(mut.hlc)) is not None
-        and now_ms - ms >= OFFLINE_AFTER_MS
-    ]
+    for mut, o in zip(mutations, outcomes, strict=False):
+        if o.status == "applied":
+            applied += 1
+            if mut.hlc and (ms := hlc_ms(mut.hlc)) is not None and now_ms - ms >= OFFLINE_AFTER_MS:
+                ages.append(now_ms - ms)
+        elif o.status == "duplicate":
+            duplicates += 1
+        elif o.status == "error":
+            rejected += 1
+        if o.conflicts:
+            conflicts += len(o.conflicts)
     return {
         "received": len(mutations),
-        "attempts": len(mutations) - statuses["duplicate"],
-        "applied": statuses["applied"],
-        "duplicates": statuses["duplicate"],
-        "rejected": statuses["error"],
-        "conflicts": sum(len(o.conflicts) for o in outcomes),
+        "attempts": len(mutations) - duplicates,
+        "applied": applied,
+        "duplicates": duplicates,
+        "rejected": rejected,
+        "conflicts": conflicts,
         "gap": int(gap is not None),
         "unprocessed": len(mutations) - len(outcomes),
         "replayed": len(ages),
