@@ -132,6 +132,28 @@ def test_template_application_renders_the_enabled_features(
     assert before == _doc(svc, user_id, session_id)["features"]["privacy-mode"]
 
 
+def test_a_completed_cv_job_completes_the_processing_step(
+    svc: Services, engine: JobEngine
+) -> None:
+    """The transaction that completes a CV job completes the processing step (no open page
+    needed); where the step cannot be completed (its prerequisite, upload, is not done) the
+    job still completes and the step is left alone."""
+    user_id, session_id, upload_id = new_upload(svc, "cv.pdf", CLASSIC_PDF.read_bytes())
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id), timeout=60)
+    assert "completed" == job.status
+    assert "completed" != _doc(svc, user_id, session_id)["steps"]["processing"]["status"]
+
+    svc.sessions.command(user_id, session_id, "step.complete", {"step": "upload"})
+    job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id), timeout=60)
+    assert "completed" == job.status
+    doc = _doc(svc, user_id, session_id)
+    processing = doc["steps"]["processing"]
+    assert "completed" == processing["status"]
+    assert {"completed"} == {sub["status"] for sub in processing["substeps"].values()}
+    assert ["upload", "processing"] == doc["completedSteps"]
+    assert "analysis" == doc["currentStep"]
+
+
 def test_truncated_pdf_fails_with_reason(svc: Services, engine: JobEngine) -> None:
     """A truncated PDF ends the job failed; job and checkpoint show the classified error."""
     data = CLASSIC_PDF.read_bytes()

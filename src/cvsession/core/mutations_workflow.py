@@ -234,6 +234,26 @@ def complete_step(ctx: MutationContext, args: Any) -> None:
     _complete_step(ctx, step)
 
 
+@mutation("server.stepDone")
+def server_step_done(ctx: MutationContext, args: Any) -> None:
+    """{step}: the work a step stands for finished on the server (a CV job completed: the
+    processing step). Completes the step as `step.complete` would when the session is a
+    draft or in progress and nothing stands in the way; otherwise changes nothing. It never
+    fails, so it cannot undo the job outcome it is committed with."""
+    step = a.step_id(a.obj(args))
+    if ctx.get("status") not in ("draft", "in_progress"):
+        return
+    if ctx.get("steps", step, "status") in ("completed", "skipped"):
+        return
+    if navigation.missing_prerequisites(ctx.doc, step):
+        return
+    subs = catalogue.substep_ids(step)
+    if any(ctx.get("steps", step, "substeps", sub, "status") == "error" for sub in subs):
+        return
+    _activate(ctx)
+    _complete_step(ctx, step)
+
+
 @mutation("step.skip")
 def skip_step(ctx: MutationContext, args: Any) -> None:
     step = a.step_id(a.obj(args))

@@ -163,6 +163,15 @@ def starting(job: JobRow, phase: str) -> list[Mutation]:
     return [Mutation("", 0, "server.featuresProcessing", {})]
 
 
+def completed(job: JobRow) -> list[Mutation]:
+    """What the document records in the transaction where `job` completes: a CV job done is
+    the processing step done (`server.stepDone` changes nothing when the step cannot be
+    completed, e.g. the session was paused or the step reopened)."""
+    if job.type != "cv-processing" or job.status != "completed":
+        return []
+    return [Mutation("", 0, "server.stepDone", {"step": "processing"})]
+
+
 _CHARTS = ("skills-visualization", "skills-chart")
 
 

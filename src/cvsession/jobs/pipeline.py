@@ -183,17 +183,23 @@ def end_phase(
     outcome = phases.result_summary(job.type, {phase: result.output}) if following is None else None
     began = False
 
+    ended = False
+
     def fn(job: JobRow) -> JobRow:
-        nonlocal began
+        nonlocal began, ended
         job.progress = max(job.progress, _progress(job, phase, 1))
         if following is None:
-            return complete(job, outcome, None, now) or job
+            done = complete(job, outcome, None, now)
+            ended = done is not None
+            return done or job
         began = job.status == "running" and not job.control
         if began:
             job.phase = following
         return job
 
     def then(job: JobRow) -> list[Mutation]:
+        if ended:
+            return phases.completed(job)
         if not began or following is None:
             return []
         cp = checkpoint(following, model.CheckpointState.RUNNING, progress=0, retry_count=0)
@@ -303,7 +309,18 @@ def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
 def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
     """Record the outcome and start the dependants that were waiting for it."""
     now = rt().records.clock()
-    rt().records.change(job_id, lambda job: complete(job, result, error, now))
+    ended = False
+
+    def fn(job: JobRow) -> JobRow | None:
+        nonlocal ended
+        done = complete(job, result, error, now)
+        ended = done is not None
+        return done
+
+    def then(job: JobRow) -> list[Mutation]:
+        return phases.completed(job) if ended else []
+
+    rt().records.change(job_id, fn, then=then)
     rt().begun.pop(job_id, None)
     rt().on_finished(job_id)
 

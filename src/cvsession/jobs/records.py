@@ -224,8 +224,8 @@ class JobRecords:
         known: JobRow | None = None,
     ) -> JobRow:
         """Apply `fn` to the locked row (None: leave it) and mirror it, with `extra` mutations,
-        those `then(row)` returns for the row as changed, and `also(txn)`, all in the same
-        transaction. `known` (the job as read before) saves a read of its session and owner."""
+        those `then(row)` returns for the row as changed (applied last), and `also(txn)`, all in
+        the same transaction. `known` (the job as read before) saves a read of its session and owner."""
         job = known if known is not None and known.id == job_id else self.load(job_id)
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
@@ -235,12 +235,14 @@ class JobRecords:
             if also is not None:
                 also(txn)
             new = fn(dataclasses.replace(current))
-            more = [*extra, *(then(new or current) if then is not None else ())]
+            after = list(then(new or current)) if then is not None else []
             if new is None:
-                return current, [batch(more)] if more else []
+                return current, [batch([*extra, *after])] if extra or after else []
             new.updated_at = self.clock()
             txn.update_job(new)
-            return new, [batch([_mirror(new), *more, *_session_status(txn, current, new)])]
+            # `then`'s mutations see the session's status as the job's change leaves it.
+            status = _session_status(txn, current, new)
+            return new, [batch([_mirror(new), *extra, *status, *after])]
 
         return self.sessions.transact(job.owner_id, job.session_id, unit)
 

@@ -74,7 +74,8 @@ export function mount(ctx) {
     }
   }
 
-  // The pipeline's phases map onto the step's substeps; once the job is done the step is done.
+  // The pipeline's phases map onto the step's substeps; the job's completion completes the step
+  // on the server (server.stepDone); this covers jobs that completed before that existed.
   function recordCompletion(state, job) {
     if (!job || job.status !== 'completed' || finishedFor === job.id) return;
     finishedFor = job.id;
