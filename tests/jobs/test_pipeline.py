@@ -132,9 +132,7 @@ def test_template_application_renders_the_enabled_features(
     assert before == _doc(svc, user_id, session_id)["features"]["privacy-mode"]
 
 
-def test_a_completed_cv_job_completes_the_processing_step(
-    svc: Services, engine: JobEngine
-) -> None:
+def test_a_completed_cv_job_completes_the_processing_step(svc: Services, engine: JobEngine) -> None:
     """The transaction that completes a CV job completes the processing step (no open page
     needed); where the step cannot be completed (its prerequisite, upload, is not done) the
     job still completes and the step is left alone."""

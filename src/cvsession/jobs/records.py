@@ -225,7 +225,8 @@ class JobRecords:
     ) -> JobRow:
         """Apply `fn` to the locked row (None: leave it) and mirror it, with `extra` mutations,
         those `then(row)` returns for the row as changed (applied last), and `also(txn)`, all in
-        the same transaction. `known` (the job as read before) saves a read of its session and owner."""
+        the same transaction. `known` (the job as read before) saves a read of its session and
+        owner."""
         job = known if known is not None and known.id == job_id else self.load(job_id)
 
         def unit(txn: Txn) -> tuple[JobRow, list[Mutation]]:
