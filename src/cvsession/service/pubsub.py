@@ -29,6 +29,8 @@ class PubSub(Protocol):
     """Publish small JSON messages to every server process (this one excluded)."""
 
     server_id: str
+    # Whether anything leaves this process (a hub skips publishing when nothing would).
+    remote: bool
 
     async def start(self, handler: Handler) -> None:
         """Begin delivering other processes' messages to `handler`."""
@@ -41,6 +43,8 @@ class PubSub(Protocol):
 
 class LocalPubSub:
     """A single process: nothing to send anywhere."""
+
+    remote = False
 
     def __init__(self) -> None:
         self.server_id = uuid.uuid4().hex[:12]
@@ -57,6 +61,8 @@ class LocalPubSub:
 
 class RedisPubSub:
     """Redis pub/sub on one channel; reconnects with backoff when the connection drops."""
+
+    remote = True
 
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         import redis.asyncio as redis

@@ -254,8 +254,9 @@ class SyncHub:
         if room is not None:
             room.committed(version, at[0])
         self.poke(session_id, version)
-        message = {"kind": "change", "session": session_id, "version": version, "at": at[1]}
-        asyncio.get_running_loop().create_task(self.pubsub.publish(message))
+        if self.pubsub.remote:  # a task per commit is not free: only when it goes somewhere
+            message = {"kind": "change", "session": session_id, "version": version, "at": at[1]}
+            asyncio.get_running_loop().create_task(self.pubsub.publish(message))
 
     def poke(self, session_id: str, version: int | None = None) -> None:
         """Something changed in `session_id` (at `version`, if known): bring its room's
