@@ -4,8 +4,8 @@ import { h, replace, button, minutes, plural, when, toast } from './dom.js';
 import { fieldLabels } from './forms.js';
 import { api } from '../lib/cvsession.js';
 import { report } from './signals.js';
+import { overallProgress as workflowOverallProgress, stepCompletion as workflowStepCompletion } from '../lib/workflow.js';
 
-const DONE = new Set(['completed', 'skipped']);
 
 export function stepUrl(sessionId, step, substep) {
   return `/session/${encodeURIComponent(sessionId)}${step ? `/${step}` : ''}${substep ? `/${substep}` : ''}`;
@@ -31,17 +31,13 @@ export function prerequisiteReason(catalogue, step, missing) {
   return `${catalogue.stepsById[step].title} needs ${joined} to be completed first.`;
 }
 
+// The server's formulas (lib/workflow.js, ported from core/progress.py) over the served catalogue.
 export function stepCompletion(catalogue, state, step) {
-  const rec = state?.steps?.[step] || {};
-  if (DONE.has(rec.status)) return 100;
-  const subs = catalogue.stepsById[step].substeps;
-  const done = subs.filter((s) => DONE.has(rec.substeps?.[s]?.status)).length;
-  return Math.floor((100 * done) / subs.length);
+  return workflowStepCompletion(state || {}, step, catalogue.stepsById[step].substeps);
 }
 
 export function overallProgress(catalogue, state) {
-  const total = catalogue.steps.reduce((sum, s) => sum + stepCompletion(catalogue, state, s.id), 0);
-  return Math.floor(total / catalogue.steps.length);
+  return workflowOverallProgress(state || {}, catalogue.steps);
 }
 
 export function renderProgress(nav, catalogue, state, route) {
