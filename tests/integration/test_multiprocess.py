@@ -169,3 +169,34 @@ def test_lost_pubsub_messages_still_converge(pair: tuple[Server, Server], redis_
         a.close()
         b.close()
         admin.close()
+
+
+def test_a_deleted_account_is_refused_by_the_other_process_at_once(
+    pair: tuple[Server, Server],
+) -> None:
+    """Deleting an account on server A ends its connections on B and B stops accepting its
+    token well before B's 30 s token cache would have let it go."""
+    a_server, b_server = pair
+    token, sid = _setup(a_server)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert 200 == httpx2.get(f"{b_server.url}/api/me", headers=auth).status_code  # now cached
+    b = Peer(b_server, sid, token, "on-b")
+    try:
+        b.wait(lambda p: p.cookie == 0)
+        deleted = httpx2.request(
+            "DELETE", f"{a_server.url}/api/me", json={"confirm": "delete everything"}, headers=auth
+        )
+        assert 200 == deleted.status_code
+        deadline = time.monotonic() + 10  # well inside the 30 s cache
+        status = 200
+        while time.monotonic() < deadline:
+            status = httpx2.get(f"{b_server.url}/api/me", headers=auth).status_code
+            if status == 401:
+                break
+            time.sleep(0.1)
+        assert 401 == status
+        b.reader.join(timeout=10)
+        assert not b.reader.is_alive()
+        assert 4401 == b.ws.close_code
+    finally:
+        b.close()

@@ -161,6 +161,7 @@ def create_app(
             open_pubsub(settings.pubsub_url),
             sweep_seconds=settings.sync_sweep_seconds,
         )
+        hub.user_listeners.append(svc.identity.forget_user)
         await hub.start()
         app.state.hub = hub
         app.state.jobs = None

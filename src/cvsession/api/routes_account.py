@@ -50,5 +50,7 @@ async def delete_everything(
             await anyio.to_thread.run_sync(engine.control_session, who.user_id, session_id,
                                            "cancel")  # fmt: skip
     deleted = await anyio.to_thread.run_sync(svc.account.delete_everything, who.user_id)
+    # Every process: open connections end, cached tokens go (not after the cache's lifetime).
+    await request.app.state.hub.user_deleted(who.user_id)
     response.delete_cookie(auth.COOKIE)
     return {"deletedSessions": len(deleted)}

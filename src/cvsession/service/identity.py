@@ -45,8 +45,9 @@ class Identity:
         self.writer = writer
         self.clock = clock
         # token hash -> (valid until (monotonic), user id); an expiring token is not cached
-        # past its expiry because the TTL is short. A deleted user's tokens are dropped here
-        # at once (`forget_user`), from other processes' caches within the TTL.
+        # past its expiry because the TTL is short. A deleted user's tokens are dropped from
+        # every process's cache at once (`forget_user`, told by the sync hub's pub/sub); a
+        # lost pub/sub message leaves them there at most the TTL.
         self._cache: dict[str, tuple[float, str]] = {}
 
     def create_user(

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -130,6 +130,8 @@ class SyncHub:
         self.patches_sent = 0
         self._reads = anyio.CapacityLimiter(READ_THREADS)
         self.metrics = sessions.metrics
+        # Called with the id of a user deleted in any process (e.g. to drop cached tokens).
+        self.user_listeners: list[Callable[[str], None]] = []
 
     async def __aenter__(self) -> SyncHub:
         await self.start()
@@ -470,8 +472,27 @@ class SyncHub:
             {"kind": "presence", "session": room.session_id, "clients": local}
         )
 
+    # accounts ----------------------------------------------------------------------------------
+    async def user_deleted(self, user_id: str) -> None:
+        """A user was deleted here: end their connections in every process and tell the other
+        processes to drop their cached tokens now rather than when the cache expires (a lost
+        message still leaves them at most the cache's lifetime)."""
+        await self._forget_user(user_id)
+        if self.pubsub.remote:
+            await self.pubsub.publish({"kind": "user.deleted", "user": user_id})
+
+    async def _forget_user(self, user_id: str) -> None:
+        for listener in list(self.user_listeners):
+            listener(user_id)
+        for room in list(self.rooms.values()):
+            for member in [m for m in room.members if m.user_id == user_id]:
+                await self.leave(member, close=(4401, "account deleted"))
+
     async def _remote(self, message: dict[str, Any]) -> None:
         """A message from another server process."""
+        if message.get("kind") == "user.deleted" and isinstance(message.get("user"), str):
+            await self._forget_user(message["user"])
+            return
         session_id = message.get("session")
         room = self.rooms.get(session_id) if isinstance(session_id, str) else None
         if room is None:
