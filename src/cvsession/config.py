@@ -67,6 +67,10 @@ class Settings:
     identity_rate_per_minute: int = field(
         default_factory=lambda: int(_env("IDENTITY_RATE_PER_MINUTE", "60"))
     )
+    # Views of public share links (/s/{token}) per client address per minute.
+    share_view_rate_per_minute: int = field(
+        default_factory=lambda: int(_env("SHARE_VIEW_RATE_PER_MINUTE", "120"))
+    )
     # "" or "local": one process; "redis://127.0.0.1:6379/0": pokes between server processes.
     pubsub_url: str = field(default_factory=lambda: _env("PUBSUB_URL", ""))
     sync_sweep_seconds: float = field(

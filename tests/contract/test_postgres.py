@@ -58,6 +58,7 @@ def test_schema_holds_the_tables_and_search_path_is_set(
         "mutation_log",
         "schema_migrations",
         "sessions",
+        "share_links",
         "snapshots",
         "step_durations",
         "tokens",

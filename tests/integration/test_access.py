@@ -81,6 +81,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/sessions/{session_id}/restore"): {"json": {"version": 0}},
     ("GET", "/api/sessions/{session_id}/analysis"): {},
     ("POST", "/api/sessions/{session_id}/analysis/keywords"): {"json": {"jobDescription": "x"}},
+    ("POST", "/api/sessions/{session_id}/share-links"): {"json": {"template": "modern"}},
+    ("GET", "/api/sessions/{session_id}/share-links"): {},
+    ("DELETE", "/api/sessions/{session_id}/share-links/{link_id}"): {},
 }
 PATH_VALUES = {
     "step": "upload",
@@ -98,6 +101,7 @@ PATH_VALUES = {
     "fmt": "html",
     "command": "pause",
     "version": "0",
+    "link_id": "sl_0123456789abcdef0123456789abcdef",
 }
 
 

@@ -101,6 +101,8 @@ def test_delete_everything_really_deletes(client: TestClient, tmp_path: Path) ->
         alice.put(f"/api/sessions/{sid}/forms/contact/fields/x", json={"value": 1})
     bob_sid = bob.new_session()["id"]
     bob.post(f"/api/sessions/{bob_sid}/uploads?filename=b.txt", content=b"Bob\nBuilder\n")
+    links = [alice.post(f"/api/sessions/{sid}/share-links").json()["id"] for sid in ids[1:]]
+    bob.post(f"/api/sessions/{bob_sid}/share-links")
     store = client.app.state.services.store  # type: ignore[attr-defined]
     upload_dir = tmp_path / "data" / "uploads"
     bob_before = occurrences(store, [bob.user_id, bob_sid])
@@ -111,7 +113,7 @@ def test_delete_everything_really_deletes(client: TestClient, tmp_path: Path) ->
     assert (200, {"deletedSessions": 3}) == (gone.status_code, gone.json())
     assert 401 == alice.get("/api/me").status_code
     assert 401 == alice.get(f"/api/sessions/{ids[0]}").status_code
-    assert {} == occurrences(store, [alice.user_id, *ids, *uploads])
+    assert {} == occurrences(store, [alice.user_id, *ids, *uploads, *links])
     assert 1 == len(list(upload_dir.iterdir()))  # bob's file only
     assert bob_before == occurrences(store, [bob.user_id, bob_sid])
     assert 200 == bob.get(f"/api/sessions/{bob_sid}").status_code

@@ -27,6 +27,7 @@ from cvsession.service.identity import Identity
 from cvsession.service.pubsub import open_pubsub
 from cvsession.service.retention import RetentionPolicy, RetentionService
 from cvsession.service.sessions import SessionService
+from cvsession.service.shares import ShareService
 from cvsession.service.sync import SyncHub
 from cvsession.service.uploads import UploadService
 from cvsession.service.writer import Writer
@@ -60,6 +61,8 @@ class Services:
     retention: RetentionService
     account: AccountService
     flags: FlagService
+    shares: ShareService
+    share_limiter: auth.RateLimiter
 
     @classmethod
     def open(
@@ -94,6 +97,8 @@ class Services:
             RetentionService(sessions, uploads, RetentionPolicy.from_settings(settings)),
             AccountService(sessions, uploads, identity),
             FlagService(store, writer, clock),
+            ShareService(store, writer, sessions, clock),
+            auth.RateLimiter(settings.share_view_rate_per_minute),
         )
 
     def close(self) -> None:
@@ -218,6 +223,7 @@ def create_app(
         routes_jobs,
         routes_metrics,
         routes_sessions,
+        routes_shares,
         routes_sync,
         routes_uploads,
         routes_web,
@@ -233,6 +239,7 @@ def create_app(
     app.include_router(routes_sync.router)
     app.include_router(routes_history.router)
     app.include_router(routes_uploads.router)
+    app.include_router(routes_shares.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_metrics.router)
     app.include_router(routes_flags.router)

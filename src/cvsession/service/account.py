@@ -2,10 +2,11 @@
 
 The export holds, per session, the document, its CV as JSON Resume, the retained history (the
 oldest retained snapshot and every log entry after it, so replaying the log over the snapshot
-rebuilds every retained version), conflicts, uploads (bytes on request), jobs and generated
-files. Deleting everything removes every session as a session delete does (rows, files, job
-workflows), then the user with its tokens, clients and analytics events, so its credentials
-stop working and nothing keyed by it is left.
+rebuilds every retained version), conflicts, uploads (bytes on request), jobs, generated
+files and share links (without tokens, which are never kept). Deleting everything removes
+every session as a session delete does (rows, files, job workflows, share links), then the
+user with its tokens, clients and analytics events, so its credentials stop working
+and nothing keyed by it is left.
 """
 
 from __future__ import annotations
@@ -120,6 +121,18 @@ class AccountService:
                 del item["content"]
             artifacts.append(item)
         out["artifacts"] = artifacts
+        # Without token hashes: a link's token is never kept, and its hash is no use to anyone.
+        out["shareLinks"] = [
+            {
+                "id": link.id,
+                "template": link.template,
+                "createdAt": link.created_at.isoformat(),
+                "revokedAt": _jsonable(link.revoked_at),
+                "lastViewedAt": _jsonable(link.last_viewed_at),
+                "views": link.views,
+            }
+            for link in txn.list_share_links(session_id)
+        ]
         return out
 
     def delete_everything(self, user_id: str) -> list[str]:

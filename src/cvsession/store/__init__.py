@@ -24,6 +24,7 @@ from cvsession.store.base import (
 )
 from cvsession.store.events import EventRow, Window
 from cvsession.store.jobs import FINAL_JOB_STATUSES, ArtifactRow, JobRow, WorkerRow
+from cvsession.store.shares import ShareLinkRow
 from cvsession.store.uploads import UploadRow
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LogEntry",
     "SessionQuery",
     "SessionRow",
+    "ShareLinkRow",
     "StepDurationRow",
     "Store",
     "TokenRow",

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 from cvsession.store.events import EventRow, Window
 from cvsession.store.flags import FlagRow
 from cvsession.store.jobs import ArtifactRow, JobRow, WorkerRow
+from cvsession.store.shares import ShareLinkRow
 from cvsession.store.uploads import UploadRow
 
 ORDER_FIELDS = ("last_active_at", "created_at", "updated_at", "title", "status", "current_step")
@@ -196,7 +197,7 @@ class Txn(Protocol):
 
     def delete_session(self, session_id: str) -> bool:
         """Delete the session with every row that references it: log, snapshots, conflicts,
-        step durations, uploads, jobs (with their dependencies, artifacts and cache).
+        step durations, uploads, share links, jobs (with their dependencies, artifacts and cache).
 
         Return whether it existed.
         """
@@ -332,6 +333,10 @@ class Txn(Protocol):
         """A session's newest `limit` artifacts (clamped to 1..500), oldest first, with empty
         `content` (a listing)."""
 
+    def latest_artifact(self, session_id: str, name: str) -> ArtifactRow | None:
+        """The session's newest artifact called `name` (e.g. "cv-modern.html"), with its
+        content; None when no job has produced one."""
+
     def cache_get(self, job_id: str, key: str) -> Any:
         """A step's cached JSON result for (job, key), or None."""
 
@@ -357,6 +362,23 @@ class Txn(Protocol):
 
     def delete_flag(self, name: str) -> bool:
         """Delete the stored flag; return whether it existed."""
+
+    # share links (public read-only links; the token is never stored, only its SHA-256)
+    def insert_share_link(self, link: ShareLinkRow) -> None:
+        """Insert a link; raises `DuplicateKey` if its id or token hash exists."""
+
+    def get_share_link(self, link_id: str) -> ShareLinkRow | None: ...
+    def share_link_by_hash(self, token_hash: str) -> ShareLinkRow | None:
+        """The link whose token hashes to `token_hash` (revoked or not), or None."""
+
+    def list_share_links(self, session_id: str, *, active: bool = False) -> list[ShareLinkRow]:
+        """A session's links, oldest first; only the unrevoked ones if `active`."""
+
+    def revoke_share_link(self, link_id: str, now: datetime) -> bool:
+        """Set revoked_at if unset; return whether this call revoked it."""
+
+    def record_share_view(self, link_id: str, now: datetime) -> bool:
+        """Count one view of an unrevoked link; return whether it counted."""
 
     # step durations (resume estimates)
     def record_step_duration(self, row: StepDurationRow) -> None: ...

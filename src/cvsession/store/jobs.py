@@ -289,6 +289,15 @@ class JobsTxn:
         rows = self.fetchall(sql, [session_id, max(1, min(limit, 500))])
         return [_artifact_from(r) for r in reversed(rows)]
 
+    def latest_artifact(self, session_id: str, name: str) -> ArtifactRow | None:
+        """The session's newest artifact called `name`, with its content, or None."""
+        sql = (
+            f"SELECT {ARTIFACT_COLUMNS} FROM job_artifacts WHERE session_id = ? AND name = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
+        )
+        rows = self.fetchall(sql, [session_id, name])
+        return _artifact_from(rows[0]) if rows else None
+
     # step cache --------------------------------------------------------------------------------
     def cache_get(self, job_id: str, key: str) -> Any:
         """The cached JSON value, or None when there is none."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from cvsession.store import events, flags, jobs, uploads
+from cvsession.store import events, flags, jobs, shares, uploads
 from cvsession.store.codec import to_ms
 from cvsession.store.sql import SQLTxn
 
@@ -261,6 +261,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "feature_flags", flags.migration_sql("sqlite"), flags.migration_sql("postgres")),
     Migration(7, "events", events.migration_sql("sqlite"), events.migration_sql("postgres")),
     Migration(8, "lean-session-indexes", _LEAN_SESSION_INDEXES, _LEAN_SESSION_INDEXES),
+    Migration(9, "share-links", shares.migration_sql("sqlite"), shares.migration_sql("postgres")),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -50,6 +50,7 @@ from cvsession.store.codec import (
 from cvsession.store.events import EventsTxn
 from cvsession.store.flags import FlagsTxn
 from cvsession.store.jobs import JobsTxn
+from cvsession.store.shares import SharesTxn
 from cvsession.store.uploads import UPLOAD_COLUMNS, UploadRow
 
 MAX_LIMIT = 500
@@ -271,7 +272,7 @@ def _upload_from(r: Row) -> UploadRow:
     )
 
 
-class SQLTxn(JobsTxn, FlagsTxn, EventsTxn):
+class SQLTxn(JobsTxn, FlagsTxn, EventsTxn, SharesTxn):
     """The dialect-neutral `Txn`. Subclasses bind it to one connection of their driver."""
 
     # Appended to SELECTs that lock the row ("" where the whole database is locked anyway).

@@ -28,7 +28,7 @@ DAY = timedelta(days=1)
 KEEP = {"draft": 30, "in_progress": 60, "paused": 60, "failed": 30, "completed": 90}
 SESSION_TABLES = {
     "mutation_log", "snapshots", "conflicts", "step_durations", "uploads", "jobs",
-    "job_artifacts",
+    "job_artifacts", "share_links",
 }  # fmt: skip
 
 # Analytics events keep the session id on purpose (store/events.py): figures about deleted
@@ -118,8 +118,10 @@ def rich_session(svc: Services, user: str, title: str) -> dict[str, Any]:
     with svc.store.transaction() as txn:
         txn.put_artifact(ArtifactRow(f"a-{sid}", job.id, sid, "cv.html", "text/html", "<p/>", now))
         txn.cache_put(job.id, "phase:parse", {"cv": title}, now)
+    link, _ = svc.shares.create(user, sid)
     return {
         "id": sid,
+        "link": link.id,
         "upload": upload,
         "job": job.id,
         "file": svc.uploads.root / upload.storage_name,
@@ -178,7 +180,9 @@ def test_grace_deletes_exactly_the_expired_session(both: Services, clock: Clock)
     clock.advance(days=2)
     assert [doomed["id"]] == retention(svc).run().deleted
 
-    needles = [doomed["id"], doomed["job"], doomed["upload"].id, f"a-{doomed['id']}"]
+    needles = [
+        doomed["id"], doomed["job"], doomed["upload"].id, f"a-{doomed['id']}", doomed["link"],
+    ]  # fmt: skip
     left = occurrences(svc.store, needles)
     assert {} == {k: n for k, n in left.items() if k.partition(".")[0] not in SURVIVORS}
     assert not doomed["file"].exists()
