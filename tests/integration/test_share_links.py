@@ -240,3 +240,24 @@ def test_export_lists_links_without_tokens(client: TestClient) -> None:
     for link in (kept, revoked):
         assert link["token"] not in text
         assert hashlib.sha256(link["token"].encode()).hexdigest() not in text
+
+
+def test_an_expired_session_is_not_shared(app: TestClient) -> None:
+    """Once a session has expired (it waits for deletion), its links answer 404 like revoked
+    ones and no new link can be made (409)."""
+    from cvsession.core.mutations import Mutation
+
+    alice = new_user(app)
+    sid = alice.new_session()["id"]
+    link = share(alice, sid)
+    generated(app, alice, sid, "<html><body><h1>Ada</h1></body></html>")
+    assert 200 == app.get(f"/s/{link['token']}").status_code
+    svc: Any = app.app.state.services  # type: ignore[attr-defined]
+    expired = svc.sessions.mutate(
+        alice.user_id, sid, Mutation("", 0, "server.expire", {}), internal=True
+    )
+    assert "applied" == expired.status
+    gone = app.get(f"/s/{link['token']}")
+    assert (404, "no such share link") == (gone.status_code, gone.json()["detail"])
+    refused = alice.post(f"/api/sessions/{sid}/share-links", json={})
+    assert (409, "illegal_transition") == (refused.status_code, refused.json()["code"])

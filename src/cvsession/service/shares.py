@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cvsession.core import catalogue
-from cvsession.core.errors import DomainError, InvalidInput, NotFound
+from cvsession.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from cvsession.service.sessions import SessionService
 from cvsession.service.writer import Writer
 from cvsession.store.base import Store, Txn
@@ -70,6 +70,11 @@ class ShareService:
 
         def txn_fn(txn: Txn) -> ShareLinkRow:
             row = self.sessions.owned(txn, user_id, session_id, for_update=True)
+            if row.status == "expired":
+                raise IllegalTransition(
+                    "the session has expired and is waiting to be deleted; it cannot be shared",
+                    session_status="expired",
+                )
             tid = selected_template(row.document) if template is None else template
             if tid not in catalogue.TEMPLATES:
                 raise InvalidInput(
@@ -115,14 +120,20 @@ class ShareService:
     def view(self, token: str) -> tuple[ShareLinkRow, ArtifactRow]:
         """The link and the newest HTML rendered for its template; counts one view.
 
-        NotFound for a malformed, unknown or revoked token (all alike, and a malformed one
-        never reaches the database), and for a link whose CV has not been generated yet.
+        NotFound for a malformed, unknown or revoked token or an expired session (all alike,
+        and a malformed token never reaches the database), and for a link whose CV has not been
+        generated yet.
         """
         if not TOKEN.fullmatch(token):
             raise NotFound("no such share link")
         with self.store.read() as txn:
             link = txn.share_link_by_hash(token_hash(token))
             if link is None or link.revoked_at is not None:
+                raise NotFound("no such share link")
+            # An expired session waits for deletion (retention's grace period): its links
+            # stop working with it, as if revoked.
+            session = txn.get_session(link.session_id)
+            if session is None or session.status == "expired":
                 raise NotFound("no such share link")
             artifact = txn.latest_artifact(link.session_id, f"cv-{link.template}.html")
         if artifact is None:
