@@ -30,7 +30,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,7 +42,6 @@ from cvsession.jobs import pipeline
 from cvsession.jobs.records import (
     JobFinished,
     JobRecords,
-    complete,
     finished_error,
     is_final,
 )
@@ -520,14 +518,11 @@ class JobEngine:
                 reason = str(status.error)[:300]
                 error = {"code": "engine_error", "retryable": False,
                          "message": f"the job stopped unexpectedly ({reason})"}  # fmt: skip
-                done = partial(complete, result=None, error=error, now=self.sessions.clock())
-                self.records.change(job.id, done)
+                pipeline.record_outcome(self.records, job.id, None, error)
                 self._dispatch_dependants(job.id)
             elif state == "SUCCESS" and status is not None:
                 # The last phase records the outcome; if that was lost, its output says it.
-                done = partial(complete, result=status.output, error=None,
-                               now=self.sessions.clock())  # fmt: skip
-                self.records.change(job.id, done)
+                pipeline.record_outcome(self.records, job.id, status.output, None)
                 self._dispatch_dependants(job.id)
 
 

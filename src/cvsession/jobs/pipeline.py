@@ -306,9 +306,12 @@ def retry_step(job_id: str, attempt: int, error: dict[str, Any]) -> None:
     rt().records.change(job_id, fn)
 
 
-def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
-    """Record the outcome and start the dependants that were waiting for it."""
-    now = rt().records.clock()
+def record_outcome(
+    records: JobRecords, job_id: str, result: Any, error: dict[str, Any] | None
+) -> JobRow:
+    """Record the job's outcome (unless it already ended), with what the document records
+    when a job completes (`phases.completed`), in one transaction."""
+    now = records.clock()
     ended = False
 
     def fn(job: JobRow) -> JobRow | None:
@@ -320,7 +323,12 @@ def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
     def then(job: JobRow) -> list[Mutation]:
         return phases.completed(job) if ended else []
 
-    rt().records.change(job_id, fn, then=then)
+    return records.change(job_id, fn, then=then)
+
+
+def finish(job_id: str, result: Any, error: dict[str, Any] | None) -> None:
+    """Record the outcome and start the dependants that were waiting for it."""
+    record_outcome(rt().records, job_id, result, error)
     rt().begun.pop(job_id, None)
     rt().on_finished(job_id)
 
