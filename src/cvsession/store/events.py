@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from cvsession.store.codec import dump_json, from_ms, load_json, to_ms
+from cvsession.store.part import SQLTxnPart
 
 EVENT_COLUMNS = "kind, user_id, session_id, at, value, data"
 MAX_EVENT_ROWS = 100_000
@@ -87,20 +88,11 @@ def _kinds(kinds: Sequence[str]) -> tuple[str, list[Any]]:
     return f"kind IN ({', '.join('?' * len(kinds))})", list(kinds)
 
 
-class EventsTxn:
+class EventsTxn(SQLTxnPart):
     """The events half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
 
     # A numeric field of a JSON TEXT column, per dialect: {col} and {key} are filled in.
     json_number_sql: ClassVar[str] = "CAST(json_extract({col}, '$.{key}') AS REAL)"
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self) -> None:
-        raise NotImplementedError
 
     # writes --------------------------------------------------------------------------------
     def insert_events(self, events: Sequence[EventRow]) -> None:

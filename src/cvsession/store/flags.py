@@ -9,12 +9,12 @@ built-in flag back to its default (and removes a flag that is not built in).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cvsession.store.codec import dump_json, from_ms, load_json, to_ms
+from cvsession.store.part import SQLTxnPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +37,8 @@ def migration_sql(dialect: str) -> tuple[str, ...]:
     )
 
 
-class FlagsTxn:
+class FlagsTxn(SQLTxnPart):
     """The feature flag half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self) -> None:
-        raise NotImplementedError
 
     def get_flag(self, name: str) -> FlagRow | None:
         rows = self.fetchall(

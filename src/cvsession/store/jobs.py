@@ -25,6 +25,7 @@ from cvsession.store.codec import (
     opt_to_ms,
     to_ms,
 )
+from cvsession.store.part import SQLTxnPart
 
 JOB_COLUMNS = (
     "id, session_id, owner_id, type, status, priority, params, retry_count, max_retries, "
@@ -144,23 +145,11 @@ def migration_sql(dialect: str) -> tuple[str, ...]:
     )
 
 
-class JobsTxn:
+class JobsTxn(SQLTxnPart):
     """The job half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
 
     # Provided by SQLTxn.
     for_update_clause: ClassVar[str] = ""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self) -> None:
-        raise NotImplementedError
-
-    def _insert(self, table: str, columns: str, params: Sequence[Any], what: str) -> None:
-        raise NotImplementedError
 
     def insert_job(self, job: JobRow) -> None:
         """Insert the job and its dependency edges; raises `DuplicateKey` if the id exists."""

@@ -9,12 +9,12 @@ owner's export still shows the link existed; deleting the session deletes its li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cvsession.store.codec import from_ms, opt_from_ms, opt_to_ms, to_ms
+from cvsession.store.part import SQLTxnPart
 
 SHARE_COLUMNS = (
     "id, session_id, owner_id, token_hash, template, created_at, revoked_at, last_viewed_at, views"
@@ -55,20 +55,8 @@ def migration_sql(dialect: str) -> tuple[str, ...]:
     )
 
 
-class SharesTxn:
+class SharesTxn(SQLTxnPart):
     """The share link half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self) -> None:
-        raise NotImplementedError
-
-    def _insert(self, table: str, columns: str, params: Sequence[Any], what: str) -> None:
-        raise NotImplementedError
 
     def insert_share_link(self, link: ShareLinkRow) -> None:
         params = [

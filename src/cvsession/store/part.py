@@ -1,0 +1,23 @@
+"""The plumbing that the halves of `Txn` kept in their own modules (jobs, feature flags,
+events, share links) use of the `SQLTxn` they are mixed into (store/sql.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class SQLTxnPart:
+    """Declares what a `Txn` half may call; `SQLTxn` and its drivers provide it."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _write(self) -> None:
+        raise NotImplementedError
+
+    def _insert(self, table: str, columns: str, params: Sequence[Any], what: str) -> None:
+        raise NotImplementedError
