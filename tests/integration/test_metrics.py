@@ -14,26 +14,11 @@ from fastapi.testclient import TestClient
 
 from cvsession.api.app import create_app
 from cvsession.config import Settings
+from tests.clock import Clock
 from tests.integration.conftest import BASE, User, new_user
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
 ALL_STEPS = ("upload", "processing", "analysis", "features", "templates", "preview", "results")
-
-
-class Clock:
-    """The server's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def ms(self) -> int:
-        return int(self.now.timestamp() * 1000)
 
 
 @dataclasses.dataclass
@@ -48,7 +33,7 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     """An app on a fresh SQLite store with a test clock, an administrator, alice and bob."""
-    clock = Clock()
+    clock = Clock(T0)  # the server's clock, moved by the test
     settings = Settings(data_dir=tmp_path / "data", identity_rate_per_minute=10_000, jobs_mode="0")
     with TestClient(create_app(settings, clock=clock), base_url=BASE) as client:
         admin, alice, bob = new_user(client), new_user(client), new_user(client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from cvsession.service.retention import (
     RetentionService,
 )
 from cvsession.store import ArtifactRow, open_store
+from tests.clock import Clock
 from tests.leftovers import columns, occurrences
 
 DAY = timedelta(days=1)
@@ -34,22 +35,6 @@ SESSION_TABLES = {
 # Analytics events keep the session id on purpose (store/events.py): figures about deleted
 # sessions survive them; they go with the user ("delete everything").
 SURVIVORS = {"events"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def open_services(tmp_path: Path, clock: Clock, url: str = "", **kw: Any) -> Services:
