@@ -127,13 +127,9 @@ class ShareService:
         if not TOKEN.fullmatch(token):
             raise NotFound("no such share link")
         with self.store.read() as txn:
-            link = txn.share_link_by_hash(token_hash(token))
-            if link is None or link.revoked_at is not None:
-                raise NotFound("no such share link")
-            # An expired session waits for deletion (retention's grace period): its links
-            # stop working with it, as if revoked.
-            session = txn.get_session(link.session_id)
-            if session is None or session.status == "expired":
+            # Revoked, or its session expired (waiting for deletion): as if it never existed.
+            link = txn.live_share_link(token_hash(token))
+            if link is None:
                 raise NotFound("no such share link")
             artifact = txn.latest_artifact(link.session_id, f"cv-{link.template}.html")
         if artifact is None:

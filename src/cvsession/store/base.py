@@ -368,8 +368,9 @@ class Txn(Protocol):
         """Insert a link; raises `DuplicateKey` if its id or token hash exists."""
 
     def get_share_link(self, link_id: str) -> ShareLinkRow | None: ...
-    def share_link_by_hash(self, token_hash: str) -> ShareLinkRow | None:
-        """The link whose token hashes to `token_hash` (revoked or not), or None."""
+    def live_share_link(self, token_hash: str) -> ShareLinkRow | None:
+        """The link whose token hashes to `token_hash`, if it works: not revoked, and its
+        session not expired (an expired session waits for deletion); else None."""
 
     def list_share_links(self, session_id: str, *, active: bool = False) -> list[ShareLinkRow]:
         """A session's links, oldest first; only the unrevoked ones if `active`."""

@@ -76,8 +76,12 @@ class SharesTxn(SQLTxnPart):
         rows = self.fetchall(f"SELECT {SHARE_COLUMNS} FROM share_links WHERE id = ?", [link_id])
         return _link_from(rows[0]) if rows else None
 
-    def share_link_by_hash(self, token_hash: str) -> ShareLinkRow | None:
-        sql = f"SELECT {SHARE_COLUMNS} FROM share_links WHERE token_hash = ?"
+    def live_share_link(self, token_hash: str) -> ShareLinkRow | None:
+        sql = (
+            f"SELECT {SHARE_COLUMNS} FROM share_links WHERE token_hash = ? "
+            "AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM sessions s "
+            "WHERE s.id = share_links.session_id AND s.status <> 'expired')"
+        )
         rows = self.fetchall(sql, [token_hash])
         return _link_from(rows[0]) if rows else None
 
