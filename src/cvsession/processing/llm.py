@@ -14,15 +14,19 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
-
-import anthropic
-from anthropic.types import Message, MessageParam, ToolChoiceToolParam, ToolParam, ToolUseBlock
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from cvsession.core.errors import DomainError
 from cvsession.processing.jsonresume import ISO8601, clean, normalise_date
+
+if TYPE_CHECKING:
+    # Imported where used: the SDK takes ~1 s to import and most processes never call the
+    # model (the server without a key, every test server, the CLI).
+    import anthropic
+    from anthropic.types import Message, MessageParam, ToolChoiceToolParam, ToolParam
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +113,30 @@ def classify(exc: BaseException) -> ModelError:
     if isinstance(exc, ModelError):
         return exc
     name = type(exc).__name__
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ModelError("the model did not answer in time", kind="timeout", error=name)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ModelError("could not reach the model API", kind="service_unavailable", error=name)
-    if isinstance(exc, anthropic.APIStatusError):
-        return _from_status(exc)
-    if isinstance(exc, anthropic.APIResponseValidationError):
-        return ModelError("the model API answered with an unexpected shape", kind="bad_output")
-    if isinstance(exc, anthropic.CredentialsError):
-        return ModelError("no usable model API credentials", kind="auth", error=name)
+    sdk = sys.modules.get("anthropic")  # not imported: `exc` cannot be one of its errors
+    if sdk is not None:
+        known = _classify_sdk(exc, sdk, name)
+        if known is not None:
+            return known
     if isinstance(exc, TimeoutError):
         return ModelError("the model did not answer in time", kind="timeout", error=name)
     if isinstance(exc, ConnectionError):
         return ModelError("could not reach the model API", kind="service_unavailable", error=name)
     return ModelError(f"model call failed: {name}: {exc}"[:500], kind="unknown", error=name)
+
+
+def _classify_sdk(exc: BaseException, sdk: Any, name: str) -> ModelError | None:
+    if isinstance(exc, sdk.APITimeoutError):
+        return ModelError("the model did not answer in time", kind="timeout", error=name)
+    if isinstance(exc, sdk.APIConnectionError):
+        return ModelError("could not reach the model API", kind="service_unavailable", error=name)
+    if isinstance(exc, sdk.APIStatusError):
+        return _from_status(exc)
+    if isinstance(exc, sdk.APIResponseValidationError):
+        return ModelError("the model API answered with an unexpected shape", kind="bad_output")
+    if isinstance(exc, sdk.CredentialsError):
+        return ModelError("no usable model API credentials", kind="auth", error=name)
+    return None
 
 
 def _from_status(exc: anthropic.APIStatusError) -> ModelError:
@@ -271,6 +284,8 @@ class ClaudeParser:
                 raise ModelError(f"{API_KEY_ENV} is not set", kind="auth")
             # The key is passed explicitly so the SDK never falls back to profile files on disk;
             # max_retries=0 because the job engine owns retries and their backoff.
+            import anthropic
+
             client = anthropic.Anthropic(api_key=key, max_retries=0, timeout=timeout)
         self.client = client
 
@@ -323,6 +338,8 @@ class ClaudeParser:
 
 def resume_from(message: Message) -> dict[str, Any]:
     """Return the cleaned JSON Resume in a Messages API answer; `ModelError` bad_output if none."""
+    from anthropic.types import Message, ToolUseBlock
+
     if not isinstance(message, Message):
         raise ModelError("the model API answer is not a message", kind="bad_output")
     stop = message.stop_reason
