@@ -96,6 +96,9 @@ class Settings:
     writer_threads_postgres: int = field(
         default_factory=lambda: int(_env("WRITER_THREADS_POSTGRES", "4"))
     )
+    # SQLite: small pushes are written on the event loop itself, batched per loop turn
+    # (service/writer.py, decision 0026); "0" sends every write through the writer thread.
+    writer_inline: bool = field(default_factory=lambda: _env("WRITER_INLINE", "1") != "0")
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under the data directory."""

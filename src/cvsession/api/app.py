@@ -76,8 +76,14 @@ class Services:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             store = open_store(settings.resolved_database_url())
         store.migrate()
-        threads = 1 if store.url.startswith("sqlite") else settings.writer_threads_postgres
-        writer = Writer(store, max_batch=settings.writer_max_batch, threads=threads)
+        sqlite = store.url.startswith("sqlite")
+        threads = 1 if sqlite else settings.writer_threads_postgres
+        writer = Writer(
+            store,
+            max_batch=settings.writer_max_batch,
+            threads=threads,
+            inline=sqlite and settings.writer_inline,
+        )
         writer.start()
         sessions = SessionService(
             store, writer, clock, max_document_bytes=settings.max_document_bytes

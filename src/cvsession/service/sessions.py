@@ -45,6 +45,9 @@ from cvsession.store.events import EventRow
 MAX_CLIENT_ID = 64
 MAX_DOCUMENT_BYTES = 1024 * 1024
 ROW_CACHE_SIZE = 2048
+# A push of up to this many mutations may be written on the event loop (Writer inline mode);
+# a longer one (an offline replay) goes to the writer thread so the loop is not held.
+INLINE_PUSH_MUTATIONS = 8
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DURATION_CACHE_SECONDS = 60.0
 
@@ -500,7 +503,8 @@ class SessionService:
             return outcomes, found, row
 
         try:
-            outcomes, gap, final = await self.writer.arun(unit, (session_id,))
+            small = len(mutations) <= INLINE_PUSH_MUTATIONS
+            outcomes, gap, final = await self.writer.arun(unit, (session_id,), small=small)
         except Exception:
             self.metrics.failures.inc()
             raise

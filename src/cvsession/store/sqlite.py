@@ -79,6 +79,29 @@ class SQLiteTxn(SQLTxn):
         return self._conn.execute(sql, check_params(params)).fetchall()
 
 
+class OpenWrite:
+    """A write transaction begun by `SQLiteStore.begin_write`: run statements on `txn`, then
+    `commit()` (durable when it returns) or `rollback()`, exactly once; either releases the
+    store's write lock. A failed commit rolls back."""
+
+    __slots__ = ("_done", "_store", "txn")
+
+    def __init__(self, store: SQLiteStore, txn: SQLiteTxn) -> None:
+        self._store, self.txn, self._done = store, txn, False
+
+    def commit(self) -> None:
+        self._end(True)
+
+    def rollback(self) -> None:
+        self._end(False)
+
+    def _end(self, commit: bool) -> None:
+        if self._done:
+            raise RuntimeError("this write has already ended")
+        self._done = True
+        self._store._end_write(self.txn, commit)
+
+
 class SQLiteStore:
     """A `Store` in one SQLite file; parent directories are created."""
 
@@ -166,27 +189,51 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SQLiteTxn]:
+        write = self.begin_write()
+        assert write is not None  # waited for the lock
+        try:
+            yield write.txn
+        except BaseException:
+            write.rollback()
+            raise
+        write.commit()
+
+    def begin_write(self, *, wait: bool = True) -> OpenWrite | None:
+        """Open a write transaction and hold the store's write lock until its `commit()` or
+        `rollback()`, which may be called from another thread (the event loop runs a batch and
+        a thread waits for its fsync). With `wait=False`, None if another write holds the lock.
+
+        `transaction()` is this, committed at the end of its block.
+        """
         self._check_open()
         if self._writer_thread == threading.get_ident():
             # The lock is not re-entrant: a nested transaction() would deadlock.
             raise RuntimeError("transaction() is not re-entrant; use Txn.savepoint()")
-        with self._write_lock:
+        if not self._write_lock.acquire(blocking=wait):
+            return None
+        try:
             self._writer_thread = threading.get_ident()
-            conn = self._writer
+            self._writer.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._writer_thread = None
+            self._write_lock.release()
+            raise
+        return OpenWrite(self, SQLiteTxn(self._writer, readonly=False))
+
+    def _end_write(self, txn: SQLiteTxn, commit: bool) -> None:
+        conn = self._writer
+        try:
+            txn.close()
+            if commit:
+                conn.execute("COMMIT")
+                self._checkpointer.poke()
+        finally:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                txn = SQLiteTxn(conn, readonly=False)
-                try:
-                    yield txn
-                    txn.close()
-                    conn.execute("COMMIT")
-                    self._checkpointer.poke()
-                finally:
-                    txn.close()
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             finally:
                 self._writer_thread = None
+                self._write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTxn]:
