@@ -33,6 +33,32 @@ def test_events_round_trip_oldest_first_with_ids(seeded: Store) -> None:
     assert events == [dataclasses.replace(r, id=None) for r in by_id]  # ids in insertion order
 
 
+def test_deferred_events_are_inserted_at_commit_and_follow_savepoints(seeded: Store) -> None:
+    """Deferred events land with the commit (after those inserted directly); a savepoint that
+    rolls back drops those deferred inside it; a rolled-back transaction drops them all."""
+    with seeded.transaction() as txn:
+        txn.defer_events([ev("sync.push", 1, value=1)])
+        assert txn.event_rows(["sync.push"]) == []  # not yet: one statement at the commit
+        with pytest.raises(ValueError), txn.savepoint():
+            txn.defer_events([ev("sync.push", 2, value=2)])
+            raise ValueError
+        with txn.savepoint():
+            txn.defer_events([ev("sync.push", 3, value=3)])
+        txn.insert_events([ev("session.resumed", 0)])
+    with pytest.raises(RuntimeError), seeded.transaction() as txn:
+        txn.defer_events([ev("sync.push", 4, value=4)])
+        raise RuntimeError
+    with seeded.read() as txn:
+        rows = sorted(txn.event_rows(["sync.push", "session.resumed"]), key=lambda r: r.id or 0)
+        with pytest.raises(RuntimeError):
+            txn.defer_events([ev("sync.push", 5)])  # a read cannot write
+    assert [(r.kind, r.value) for r in rows] == [
+        ("session.resumed", None),
+        ("sync.push", 1),
+        ("sync.push", 3),
+    ]
+
+
 def test_event_queries_respect_kind_window_and_user(seeded: Store) -> None:
     """Totals, field sums, distinct sessions and rows honour [since, until) and the user."""
     with seeded.transaction() as txn:

@@ -498,7 +498,7 @@ class SessionService:
             # One row per push, in its transaction: the push's figures are exactly what committed.
             now = self.clock()
             tally = analytics.push_tally(mutations, outcomes, found, now)
-            txn.insert_events(analytics.push_events(user_id, session_id, tally, now))
+            txn.defer_events(analytics.push_events(user_id, session_id, tally, now))
             tallies[:] = [tally]  # a unit re-run after a failed group commit counts once
             return outcomes, found, row
 

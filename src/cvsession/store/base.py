@@ -390,6 +390,11 @@ class Txn(Protocol):
     def insert_events(self, events: Sequence[EventRow]) -> None:
         """Append `events` in one statement, inside this transaction (ids are assigned)."""
 
+    def defer_events(self, events: Sequence[EventRow]) -> None:
+        """Append `events` when this transaction commits, together with every other deferred
+        event (one statement for a whole group commit). A savepoint rolled back drops those
+        deferred inside it; this transaction's reads do not see them."""
+
     def delete_user_events(self, user_id: str) -> int:
         """Delete every event recorded about `user_id`; return how many."""
 

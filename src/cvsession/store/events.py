@@ -88,6 +88,10 @@ def _kinds(kinds: Sequence[str]) -> tuple[str, list[Any]]:
     return f"kind IN ({', '.join('?' * len(kinds))})", list(kinds)
 
 
+# Deferred events per INSERT statement (6 parameters each: well under SQLite's 32,766).
+DEFERRED_CHUNK = 1000
+
+
 class EventsTxn(SQLTxnPart):
     """The events half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
 
@@ -105,6 +109,16 @@ class EventsTxn(SQLTxnPart):
         for e in events:
             params += [e.kind, e.user_id, e.session_id, to_ms(e.at), e.value, dump_json(e.data)]
         self.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {marks}", params)
+
+    def defer_events(self, events: Sequence[EventRow]) -> None:
+        self._write()
+        self._deferred_events.extend(events)
+
+    def flush_deferred(self) -> None:
+        """Insert the deferred events; the store calls this just before it commits."""
+        pending, self._deferred_events = self._deferred_events, []
+        for start in range(0, len(pending), DEFERRED_CHUNK):
+            self.insert_events(pending[start : start + DEFERRED_CHUNK])
 
     def delete_user_events(self, user_id: str) -> int:
         """Forget everything recorded about a user; return how many rows went."""

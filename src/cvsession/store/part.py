@@ -10,6 +10,8 @@ from typing import Any
 class SQLTxnPart:
     """Declares what a `Txn` half may call; `SQLTxn` and its drivers provide it."""
 
+    _deferred_events: list[Any]  # EventRow, inserted by `flush_deferred` before the commit
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         raise NotImplementedError
 

@@ -135,6 +135,7 @@ class PostgresStore:
                 txn = PostgresTxn(conn, readonly=False)
                 try:
                     yield txn
+                    txn.flush_deferred()
                 finally:
                     txn.close()
         finally:

@@ -282,6 +282,7 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn, SharesTxn):
         self.readonly = readonly
         self._closed = False
         self._savepoints = 0
+        self._deferred_events = []
 
     # --- driver hooks ---------------------------------------------------------------------
 
@@ -327,11 +328,13 @@ class SQLTxn(JobsTxn, FlagsTxn, EventsTxn, SharesTxn):
         # another, and a handful of distinct statements stay in the driver's statement cache.
         self._savepoints += 1
         name = f"cvs_sp{self._savepoints}"
+        deferred = len(self._deferred_events)
         try:
             self.execute(f"SAVEPOINT {name}")
             try:
                 yield
             except BaseException:
+                del self._deferred_events[deferred:]
                 self.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 self.execute(f"RELEASE SAVEPOINT {name}")
                 raise

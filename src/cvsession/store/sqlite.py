@@ -223,6 +223,8 @@ class SQLiteStore:
     def _end_write(self, txn: SQLiteTxn, commit: bool) -> None:
         conn = self._writer
         try:
+            if commit:
+                txn.flush_deferred()
             txn.close()
             if commit:
                 conn.execute("COMMIT")
