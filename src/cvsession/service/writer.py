@@ -83,6 +83,7 @@ class Writer:
         self._pending: list[_Unit[Any]] = []  # inline units waiting for the loop's next turn
         self._flush_scheduled = False
         self._committing: asyncio.Future[None] | None = None  # an inline batch's commit
+        self._inline_loop: asyncio.AbstractEventLoop | None = None  # whose batches those are
         # The inline batches' commits, one at a time (the store's write lock is held meanwhile).
         self._committer: ThreadPoolExecutor | None = None
 
@@ -139,7 +140,11 @@ class Writer:
         loop = asyncio.get_running_loop()
         afuture: asyncio.Future[T] = loop.create_future()
         unit = _Unit(fn, lock_sessions, None, loop, afuture)
-        if self._committer is not None and small:
+        # Inline batches belong to one loop at a time (the one serving the sockets); a unit
+        # awaited on another loop while that one has work in hand goes to the thread.
+        idle = not self._pending and self._committing is None and not self._flush_scheduled
+        if self._committer is not None and small and (idle or self._inline_loop is loop):
+            self._inline_loop = loop
             self._pending.append(unit)
             if not self._flush_scheduled:
                 self._flush_scheduled = True

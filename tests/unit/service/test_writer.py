@@ -150,6 +150,29 @@ def test_failed_inline_commit_is_retried_once_on_the_thread(
         assert txn.fetchall("SELECT COUNT(*) FROM users WHERE id = 'once'")[0][0] == 1
 
 
+def test_inline_batches_belong_to_one_loop_at_a_time(store: SQLiteStore, inline: Writer) -> None:
+    """A unit awaited on a second loop while the first has inline work in hand goes to the
+    writer thread; once the first loop is idle, another loop may batch inline."""
+    seen: list[tuple[str, int]] = []
+
+    async def other_loop() -> str:
+        return await inline.arun(user_unit("other", seen))
+
+    async def main() -> None:
+        first = asyncio.ensure_future(inline.arun(user_unit("first", seen)))
+        await asyncio.sleep(0)  # queued; its flush waits for this loop's next turn
+        # This loop is blocked until the other loop's unit is done, so "first" is still in hand.
+        assert elsewhere(lambda: asyncio.run(other_loop())) == "other"
+        assert await first == "first"
+
+    asyncio.run(main())
+    assert seen[0][0] == "cvsession-writer-0"  # "other", while "first" waited inline
+    assert seen[1][0] == "MainThread"
+    later: list[tuple[str, int]] = []
+    asyncio.run(inline.arun(user_unit("later", later)))
+    assert later[0][0] == "MainThread"  # a new loop, the old one idle: inline again
+
+
 def test_without_inline_every_unit_runs_on_the_writer_thread(store: SQLiteStore) -> None:
     seen: list[tuple[str, int]] = []
     with Writer(store) as writer:
