@@ -182,8 +182,19 @@ class Writer:
             self._to_thread(batch)
             self._flush_later()
             return
+        except BaseException:
+            write.rollback()  # never leave the store's write lock held
+            raise
         loop = asyncio.get_running_loop()
-        committing = loop.run_in_executor(self._committer, write.commit)  # not None: inline
+        try:
+            committing = loop.run_in_executor(self._committer, write.commit)
+        except RuntimeError:  # the committer is shutting down (stop()): commit right here
+            committing = loop.create_future()
+            try:
+                write.commit()
+                committing.set_result(None)
+            except Exception as exc:
+                committing.set_exception(exc)
         self._committing = committing
         committing.add_done_callback(lambda done: self._committed(done, batch, results))
 

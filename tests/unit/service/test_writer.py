@@ -18,6 +18,7 @@ from cvsession.store.sqlite import OpenWrite, SQLiteStore
 from tests.contract.factories import Rows
 
 rows = Rows()
+alive: list[Txn] = []
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def user_unit(user_id: str, seen: list[tuple[str, int]] | None = None) -> Any:
     def unit(txn: Txn) -> str:
         if seen is not None:
             seen.append((threading.current_thread().name, id(txn)))
+            alive.append(txn)  # so that no later transaction gets the same id()
         txn.insert_user(rows.user(user_id))
         return user_id
 
@@ -171,6 +173,20 @@ def test_inline_batches_belong_to_one_loop_at_a_time(store: SQLiteStore, inline:
     later: list[tuple[str, int]] = []
     asyncio.run(inline.arun(user_unit("later", later)))
     assert later[0][0] == "MainThread"  # a new loop, the old one idle: inline again
+
+
+def test_inline_commit_still_happens_while_the_committer_shuts_down(
+    store: SQLiteStore, inline: Writer
+) -> None:
+    """A batch flushed while stop() is shutting the committer down commits on the loop
+    instead of leaving the store's write lock held."""
+    assert inline._committer is not None
+    inline._committer.shutdown(wait=True)
+    assert asyncio.run(inline.arun(user_unit("late"))) == "late"
+    assert committed(store, "late")
+    again = store.begin_write(wait=False)  # the lock was released
+    assert again is not None
+    again.rollback()
 
 
 def test_without_inline_every_unit_runs_on_the_writer_thread(store: SQLiteStore) -> None:
