@@ -59,6 +59,19 @@ def test_deferred_events_are_inserted_at_commit_and_follow_savepoints(seeded: St
     ]
 
 
+def test_deferred_event_that_cannot_be_written_undoes_the_commit(seeded: Store) -> None:
+    """The deferred insert is part of the commit: if it fails nothing of the transaction is
+    kept, and the store stays usable."""
+    with pytest.raises(TypeError), seeded.transaction() as txn:
+        txn.insert_events([ev("session.resumed", 0)])
+        txn.defer_events([ev("sync.push", 1, data={"bad": object()})])
+    with seeded.transaction() as txn:
+        txn.insert_events([ev("session.resumed", 1)])
+    with seeded.read() as txn:
+        rows = txn.event_rows(["sync.push", "session.resumed"])
+    assert [(r.kind, r.at) for r in rows] == [("session.resumed", at(1))]
+
+
 def test_event_queries_respect_kind_window_and_user(seeded: Store) -> None:
     """Totals, field sums, distinct sessions and rows honour [since, until) and the user."""
     with seeded.transaction() as txn:

@@ -225,11 +225,11 @@ class SQLiteStore:
         try:
             if commit:
                 txn.flush_deferred()
-            txn.close()
-            if commit:
+                txn.close()
                 conn.execute("COMMIT")
                 self._checkpointer.poke()
         finally:
+            txn.close()  # whatever happened, this Txn is spent
             try:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
