@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,9 @@ class Socket:
                 return message
         raise AssertionError(f"no {kind} message")
 
-    def hello(self, client_id: str, cookie: int | None = None, last: int = 0) -> dict[str, Any]:
+    def hello(
+        self, client_id: str, cookie: int | None = None, last: int = 0, **extra: Any
+    ) -> dict[str, Any]:
         self.send(
             {
                 "type": "hello",
@@ -50,6 +53,7 @@ class Socket:
                 "lastMutationID": last,
                 "schemaVersion": 1,
                 "device": "test",
+                **extra,
             }
         )
         assert "welcome" == self.next()["type"]
@@ -292,6 +296,34 @@ def test_rate_limit_answers_and_keeps_the_connection(
         sock.seen.clear()
         sock.send({"type": "ping"})
         sock.until("pong")
+
+
+def test_offline_ages_use_the_clock_the_client_reports(alice: User) -> None:
+    """A device whose clock is 31 minutes slow replays an edit it made 5 minutes ago: the
+    server records 5 minutes offline (not 36), and its fresh edit is not a replay."""
+    sid = alice.new_session()["id"]
+    client_now = int(time.time() * 1000) - 31 * 60_000
+    with connect(alice, sid) as sock:
+        sock.hello("skewed", now=client_now)
+        old = {**mutation(1, "a", 1), "hlc": f"{client_now - 300_000}-0-skewed"}
+        fresh = {**mutation(2, "b", 2), "hlc": f"{client_now}-0-skewed"}
+        sock.send({"type": "push", "mutations": [old, fresh]})
+        assert 2 == sock.until("ack")["lastMutationID"]
+        sock.send({"type": "hello", "clientID": "x", "now": -1})  # a second hello: refused
+        assert "bad_message" == sock.until("error")["code"]
+    store = alice.client.app.state.services.store  # type: ignore[attr-defined]
+    with store.read() as txn:
+        replays = txn.event_rows(["sync.replayed"])
+    assert 1 == len(replays) and 1 == replays[0].data["count"]
+    assert 300_000 <= (replays[0].value or 0) < 360_000
+
+
+def test_hello_with_an_impossible_clock_is_refused(alice: User) -> None:
+    sid = alice.new_session()["id"]
+    with connect(alice, sid) as sock:
+        sock.send({"type": "hello", "clientID": "c1", "schemaVersion": 1, "now": 2**60})
+        error = sock.next()
+        assert "error" == error["type"] and "now" in error["message"]
 
 
 def test_presence_goes_stale_without_heartbeat(client: TestClient, alice: User) -> None:

@@ -99,6 +99,8 @@ test('hello carries the cookie and last acknowledged id; unknown message types a
   const r = loaded();
   r.receive({ type: 'ack', lastMutationID: 7 });
   assert.deepEqual(r.hello('grp', 'laptop'), { type: 'hello', clientID: CID, clientGroupID: 'grp', cookie: 0, lastMutationID: 7, schemaVersion: 1, device: 'laptop' });
+  assert.equal(r.hello('grp', '', 1700000000123).now, 1700000000123); // its clock, for offline ages
+  assert.equal('now' in r.hello('grp', '', NaN), false);
   assert.deepEqual(r.receive({ type: 'constructor' }), []);
   assert.deepEqual(r.receive({ type: 'future-thing' }), []);
   const ev = r.receive({ type: 'patch', cookie: 'x' });

@@ -20,6 +20,7 @@ from cvsession.api.routes_sessions import IfMatch, run_command
 from cvsession.core.document import split_pointer
 from cvsession.core.errors import InvalidInput, UnsupportedMediaType
 from cvsession.core.mutations import Mutation
+from cvsession.service import analytics
 from cvsession.service.sessions import conflict_json
 from cvsession.service.sync import patch_since
 
@@ -39,6 +40,8 @@ class MutationIn(BaseModel):
 class PushIn(BaseModel):
     clientID: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     mutations: list[MutationIn] = Field(max_length=MAX_BATCH)
+    # The client's wall clock in ms: corrects the ages of mutations made offline (see hello).
+    now: int | None = Field(default=None, ge=0, le=analytics.MAX_CLIENT_MS)
 
 
 @router.post("/sessions/{session_id}/mutations")
@@ -55,7 +58,8 @@ async def push(session_id: str, body: PushIn, svc: Svc, who: CallerDep) -> JSONR
         )
         for m in body.mutations
     ]
-    outcomes, gap = await svc.sessions.apush(who.user_id, session_id, mutations)
+    offset = analytics.clock_offset(svc.sessions.clock(), body.now)
+    outcomes, gap = await svc.sessions.apush(who.user_id, session_id, mutations, offset)
     svc.sessions.metrics.push_ack["http"].observe(time.monotonic() - received)
     results = [o.to_json() for o in outcomes]
     last = next((o.last_mutation_id for o in reversed(outcomes)), None)

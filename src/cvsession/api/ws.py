@@ -20,6 +20,7 @@ from cvsession.api.problems import BadJSON, parse_strict
 from cvsession.core.document import SCHEMA_VERSION
 from cvsession.core.errors import DomainError, NotFound
 from cvsession.core.mutations import Mutation
+from cvsession.service import analytics
 from cvsession.service.sync import Member, error_message
 
 router = APIRouter()
@@ -47,6 +48,9 @@ class Hello(BaseModel):
     lastMutationID: int = Field(default=0, ge=0)
     schemaVersion: int = SCHEMA_VERSION
     device: str = Field(default="", max_length=64)
+    # The client's wall clock (ms since the epoch) when it sent this: corrects the ages of
+    # mutations it made offline, which are stamped with that clock (docs/protocol.md).
+    now: int | None = Field(default=None, ge=0, le=analytics.MAX_CLIENT_MS)
 
 
 class Push(BaseModel):
@@ -157,7 +161,12 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
     try:
         text = await asyncio.wait_for(_receive(websocket), HELLO_TIMEOUT)
         hello = _parse(text) if text is not None else None
-    except (TimeoutError, BadJSON, ValidationError, OverflowError):
+    except ValidationError as exc:
+        if _is_hello(exc):  # a hello, but not a valid one: say what is wrong with it
+            await _refuse(websocket, "bad_message", _first_error(exc), 4400)
+            return
+        hello = None
+    except (TimeoutError, BadJSON, OverflowError):
         hello = None
     except WebSocketDisconnect:
         return
@@ -183,6 +192,7 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
         hello.clientGroupID,
         hello.device,
         cookie=-1 if hello.cookie is None else hello.cookie,
+        clock_offset_ms=analytics.clock_offset(svc.sessions.clock(), hello.now),
     )
     await hub.join(member, last)
     bucket = Bucket(RATE_PER_SECOND, RATE_BURST)
@@ -243,6 +253,11 @@ async def _dispatch(hub: Any, member: Member, message: Any) -> None:
         hub.send(member, {"type": "pong"})
     else:  # a second hello
         hub.send(member, error_message("bad_message", "hello was already received"))
+
+
+def _is_hello(exc: ValidationError) -> bool:
+    """The message failed validation as a hello (the discriminator chose that branch)."""
+    return any(e.get("loc", ())[:1] == ("hello",) for e in exc.errors())
 
 
 def _first_error(exc: ValidationError) -> str:

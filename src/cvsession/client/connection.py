@@ -73,12 +73,14 @@ class Connection:
         options: ConnectOptions,
         on_event: Callable[[Event], None],
         on_state: Callable[[], None],
+        wall_ms: Callable[[], int] | None = None,
     ) -> None:
         self.replica = replica
         self.url = url
         self.options = options
         self.on_event = on_event
         self.on_state = on_state  # connected or disconnected
+        self.wall_ms = wall_ms  # the client's clock, told to the server in hello
         self.backoff = options.backoff()
         self.connected = False
         self.fatal: str | None = None  # why we gave up, after a refusal reconnecting cannot fix
@@ -202,7 +204,8 @@ class Connection:
             self._last_rx = time.monotonic()
             self.on_state()
             with contextlib.suppress(ConnectionClosed):  # a refusal may already be on its way
-                await ws.send(dumps(self.replica.hello(self.options.device)))
+                now = self.wall_ms() if self.wall_ms is not None else None
+                await ws.send(dumps(self.replica.hello(self.options.device, now)))
             writer = asyncio.create_task(self._writer(ws))
             heartbeat = asyncio.create_task(self._heartbeat(ws))
             try:

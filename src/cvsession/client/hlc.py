@@ -47,6 +47,11 @@ class HybridClock:
             stamp = parse_hlc(last)
             self._ms, self._counter = stamp.ms, stamp.counter
 
+    def wall_ms(self) -> int:
+        """The wall clock the stamps are made from, in ms (sent in hello: the server corrects
+        the ages of offline mutations by its difference from the server's clock)."""
+        return int(self._wall() * 1000)
+
     def now(self) -> str:
         """Return a stamp greater than every stamp issued or observed before."""
         wall_ms = int(self._wall() * 1000)

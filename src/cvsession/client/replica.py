@@ -184,8 +184,10 @@ class Replica:
         return entry
 
     # connection lifecycle ----------------------------------------------------------------------
-    def hello(self, device: str | None = None) -> dict[str, Any]:
-        """The first frame of a connection; everything pending will be pushed again after it."""
+    def hello(self, device: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
+        """The first frame of a connection; everything pending will be pushed again after it.
+
+        `now_ms`: the wall clock the HLC stamps come from (the server corrects offline ages)."""
         self.sent_upto = 0
         self.handshake_done = False
         message: dict[str, Any] = {
@@ -198,6 +200,8 @@ class Replica:
         }
         if device:
             message["device"] = device[:64]
+        if now_ms is not None:
+            message["now"] = now_ms
         return message
 
     def push_frames(self) -> list[str]:

@@ -42,7 +42,12 @@ class SessionHandle:
         self._client = client
         self._replica = replica
         self._connection = Connection(
-            replica, url, client.options, on_event=self._on_event, on_state=self._changed
+            replica,
+            url,
+            client.options,
+            on_event=self._on_event,
+            on_state=self._changed,
+            wall_ms=client.clock.wall_ms,
         )
         self._waiters: set[asyncio.Future[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()

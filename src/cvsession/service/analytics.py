@@ -30,6 +30,7 @@ from cvsession.core.mutations import Mutation
 from cvsession.service.metrics import Metrics, percentile
 from cvsession.store import EventRow, Store, Window
 
+MAX_CLIENT_MS = 2**53 - 1  # a client's clock in ms: an exact JavaScript number
 OFFLINE_AFTER_MS = 60_000  # a mutation stamped this much before it arrived was made offline
 ABANDON_DAYS = 7.0
 # A resume attempt (an offer) takes the restore reported just before it (the dialog shows once
@@ -115,14 +116,28 @@ def hlc_ms(hlc: str) -> int | None:
     return int(ms) if sep and ms.isdigit() and len(ms) <= 16 else None
 
 
+def clock_offset(now: datetime, client_ms: int | None) -> int:
+    """This server's clock minus a client's, in ms (0 when the client did not say)."""
+    return 0 if client_ms is None else round(now.timestamp() * 1000) - client_ms
+
+
 def push_tally(
-    mutations: Sequence[Mutation], outcomes: Sequence[Any], gap: MutationGap | None, now: datetime
+    mutations: Sequence[Mutation],
+    outcomes: Sequence[Any],
+    gap: MutationGap | None,
+    now: datetime,
+    clock_offset_ms: int = 0,
 ) -> dict[str, int]:
-    """What became of one push's mutations (outcomes are `sessions.Outcome`s, in order)."""
+    """What became of one push's mutations (outcomes are `sessions.Outcome`s, in order).
+
+    A mutation's age is measured from its HLC stamp, which is the client's wall clock;
+    `clock_offset_ms` (server minus client, from the client's `hello`) corrects that clock's
+    error, so a device whose clock is off does not look offline (or not) by that much.
+    """
     # Plain loops: this runs in the writer for every push (a Counter cost 2% of its time).
     applied = duplicates = rejected = conflicts = 0
     ages: list[int] = []
-    now_ms = int(now.timestamp() * 1000)
+    now_ms = int(now.timestamp() * 1000) - clock_offset_ms  # on the client's clock
     for mut, o in zip(mutations, outcomes, strict=False):
         if o.status == "applied":
             applied += 1

@@ -469,12 +469,17 @@ class SessionService:
         return value
 
     async def apush(
-        self, user_id: str, session_id: str, mutations: Sequence[Mutation]
+        self,
+        user_id: str,
+        session_id: str,
+        mutations: Sequence[Mutation],
+        clock_offset_ms: int = 0,
     ) -> tuple[list[Outcome], MutationGap | None]:
         """Apply a client's pushed mutations in order, in one durable unit of work.
 
         Stops at the first gap and returns it beside the outcomes so far. A session that is not
-        the caller's raises NotFound and consumes nothing.
+        the caller's raises NotFound and consumes nothing. `clock_offset_ms` is this server's
+        clock minus the client's (analytics.push_tally), 0 when unknown.
         """
         for mut in mutations:
             self._check(mut, True)  # server-only names are refused per mutation, below
@@ -497,7 +502,7 @@ class SessionService:
                 row = outcome.row or row
             # One row per push, in its transaction: the push's figures are exactly what committed.
             now = self.clock()
-            tally = analytics.push_tally(mutations, outcomes, found, now)
+            tally = analytics.push_tally(mutations, outcomes, found, now, clock_offset_ms)
             txn.defer_events(analytics.push_events(user_id, session_id, tally, now))
             tallies[:] = [tally]  # a unit re-run after a failed group commit counts once
             return outcomes, found, row

@@ -63,6 +63,7 @@ class Member:
     # Changes committed before the client joined reach it as catch-up, not propagation.
     joined: float = field(default_factory=time.monotonic)
     needs_patch: bool = True
+    clock_offset_ms: int = 0  # server's clock minus the client's, from its hello (0: unknown)
     # A message, and the latency to observe once it is sent (with the start of the interval).
     queue: asyncio.Queue[tuple[dict[str, Any], Latency | None, float] | None] = field(
         default_factory=lambda: asyncio.Queue(MAX_QUEUE)
@@ -335,7 +336,9 @@ class SyncHub:
     async def push(self, member: Member, mutations: Sequence[Mutation]) -> None:
         """Apply a member's mutations; answer conflicts, errors and the ack."""
         member.last_seen = received = time.monotonic()
-        outcomes, gap = await self.sessions.apush(member.user_id, member.session_id, mutations)
+        outcomes, gap = await self.sessions.apush(
+            member.user_id, member.session_id, mutations, member.clock_offset_ms
+        )
         committed = time.monotonic()
         last: int | None = None
         room = self.rooms.get(member.session_id)

@@ -65,6 +65,7 @@ def test_fresh_replica_says_hello_without_cookie(store: ClientStore) -> None:
         "device": "laptop",
     } == hello
     assert None is replica.state
+    assert 1_700_000_000_123 == replica.hello(None, 1_700_000_000_123)["now"]
 
 
 def test_reset_patch_sets_the_confirmed_document(

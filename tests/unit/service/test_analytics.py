@@ -94,6 +94,24 @@ def test_push_tally_counts_outcomes_and_offline_replays() -> None:
     assert (None, 12) == (analytics.hlc_ms("x-1-c"), analytics.hlc_ms("12-0-c"))
 
 
+def test_offline_ages_are_corrected_by_the_clients_clock_offset() -> None:
+    """A device whose clock runs 31 minutes slow, edits made 5 minutes before the push: 5
+    minutes offline, not 36; and its fresh edits are not replays at all."""
+    offset = analytics.clock_offset(NOW, int(NOW.timestamp() * 1000) - 31 * 60_000)
+    assert 31 * 60_000 == offset
+    client_now = int(NOW.timestamp() * 1000) - offset
+    muts = [
+        Mutation("c", 1, "x", {}, None, f"{client_now - 300_000}-0-c"),
+        Mutation("c", 2, "x", {}, None, f"{client_now - 500}-0-c"),
+    ]
+    outcomes = [SimpleNamespace(status="applied", conflicts=[])] * 2
+    fixed = analytics.push_tally(muts, outcomes, None, NOW, offset)
+    assert (1, 300_000) == (fixed["replayed"], fixed["offlineMs"])
+    skewed = analytics.push_tally(muts, outcomes, None, NOW)  # what the server saw before
+    assert (2, 36 * 60_000) == (skewed["replayed"], skewed["offlineMs"])
+    assert 0 == analytics.clock_offset(NOW, None)
+
+
 def offer(minutes: float, step: str = "upload") -> EventRow:
     return EventRow("resume.offered", "u", NOW + timedelta(minutes=minutes), "s", 0.5,
                     {"recommendedStep": step})  # fmt: skip

@@ -76,12 +76,14 @@ export class Replica {
   }
 
   // connection lifecycle ----------------------------------------------------------------------
-  hello(clientGroupID, device) {
+  hello(clientGroupID, device, now) {
     this.sentUpto = 0;
     this.handshakeDone = false;
     const msg = { type: 'hello', clientID: this.clientId, clientGroupID, cookie: this.cookie,
       lastMutationID: this.acked, schemaVersion: SCHEMA_VERSION };
     if (device) msg.device = String(device).slice(0, 64);
+    // The wall clock the HLC stamps come from: the server corrects offline ages by its skew.
+    if (Number.isSafeInteger(now) && now >= 0) msg.now = now;
     return msg;
   }
 

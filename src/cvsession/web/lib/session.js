@@ -199,7 +199,8 @@ export class SessionHandle {
       url: o.url ?? wsUrl(this.id), WebSocketImpl: o.WebSocketImpl, heartbeatMs: o.heartbeatMs, deadAfterMs: o.deadAfterMs,
       backoff: o.backoff ?? new Backoff(), events: o.windowEvents, online: o.online,
       hooks: {
-        onOpen: () => this.conn.send(JSON.stringify(this.replica.hello(this.groupId, o.device))),
+        onOpen: () => this.conn.send(JSON.stringify(
+          this.replica.hello(this.groupId, o.device, Math.floor(this.clock.wall())))),
         onMessage: (msg) => this.onServer(msg),
         onState: (state, info) => this.onLink(state, info),
         onClose: (code, reason) => this.onClose(code, reason),
