@@ -156,13 +156,31 @@ class Replica:
         self.refused: set[int] = set()  # ids the server refused with an `error`
         self.presence: list[dict[str, Any]] = []
         # Mutations whose optimistic application failed locally, with the reason.
-        self.local_errors: dict[int, str] = {}
+        self._local_errors: dict[int, str] = {}
         self._now = 0.0
         self.sent_upto = 0  # highest id pushed on the current connection
         self.handshake_done = False  # the ack answering this connection's hello arrived
-        self.state: Any = None
+        self._state: Any = None
         self._state_version = 0
+        self._stale = False  # the displayed state must be rebuilt before it is read
         self._rebuild()
+
+    @property
+    def state(self) -> Any:
+        """The displayed document: the confirmed one with the outbox re-applied (None before
+        the first patch). Rebuilt when read after patches and acks, not at each of them: a
+        replay of thousands of queued edits would otherwise re-apply the whole outbox per
+        frame."""
+        if self._stale:
+            self._rebuild_now()
+        return self._state
+
+    @property
+    def local_errors(self) -> dict[int, str]:
+        """Outbox ids whose optimistic application failed locally, with the reason."""
+        if self._stale:
+            self._rebuild_now()
+        return self._local_errors
 
     # local edits -------------------------------------------------------------------------------
     def mutate(self, name: str, args: Any) -> OutboxEntry:
@@ -178,9 +196,10 @@ class Replica:
         if size > self.max_frame_bytes:
             raise ValueError(f"mutation {name!r} is {size} bytes, above one push frame")
         entry = self.store.append(self.session_id, name, args, self.cookie, self.clock.now())
+        shown = self.state  # brought up to date before the entry joins the outbox
         self.outbox.append(entry)
-        if self.state is not None:
-            self.state, self._state_version = self._apply(self.state, self._state_version, entry)
+        if shown is not None:
+            self._state, self._state_version = self._apply(shown, self._state_version, entry)
         return entry
 
     # connection lifecycle ----------------------------------------------------------------------
@@ -399,20 +418,25 @@ class Replica:
         dropped = tuple(e for e in self.outbox if e.id <= upto)
         self.outbox = [e for e in self.outbox if e.id > upto]
         for entry in dropped:
-            self.local_errors.pop(entry.id, None)
+            self._local_errors.pop(entry.id, None)
         return dropped
 
     def _rebuild(self) -> None:
+        """The confirmed document or the outbox changed: rebuild the state when next read."""
+        self._stale = True
+
+    def _rebuild_now(self) -> None:
         """Displayed state = confirmed document + the outbox re-applied in order (the rebase)."""
+        self._stale = False
         if self.confirmed is None or self.cookie is None:
-            self.state, self._state_version = None, 0
+            self._state, self._state_version = None, 0
             return
         state, version = self.confirmed, self.cookie
         for entry, _ in self.settling:
             state, version = self._apply(state, version, entry)
         for entry in self.outbox:
             state, version = self._apply(state, version, entry)
-        self.state, self._state_version = state, version
+        self._state, self._state_version = state, version
 
     def _apply(self, state: Any, version: int, entry: OutboxEntry) -> tuple[Any, int]:
         """Apply one entry optimistically; a failing one is left out of the displayed state."""
@@ -421,9 +445,9 @@ class Replica:
         try:
             result = handlers.apply_mutation(state, {}, version, mut, _now_of(entry.hlc))
         except Exception as exc:  # the server is the authority; locally we only skip it
-            self.local_errors[entry.id] = f"{type(exc).__name__}: {exc}"
+            self._local_errors[entry.id] = f"{type(exc).__name__}: {exc}"
             return state, version
-        self.local_errors.pop(entry.id, None)
+        self._local_errors.pop(entry.id, None)
         return result.document, result.version
 
 
