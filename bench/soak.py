@@ -6,11 +6,11 @@ form fields (remembered as the truth), completes the next step (starting a new s
 last), goes offline for 3 to --offline-max s while editing, leaves and returns on a new device as
 the resume dialog does (recommendation, resume.offered/taken, open and time until every value is
 there, resume.restored), times edits between two devices, or once edits on a "plane" device whose
-clock lags --skew minutes and which connects afterwards (the server then sees HLC stamps that
-old). At the end every device is drained, every session is compared with the truth over HTTP,
-and the administrator's GET /metrics/summary is printed beside the plan's bars, with our own
-figures where the product has none, the errors seen and the server's RSS. bench/README.md has
-the details.
+clock stands --skew minutes back while it edits offline and is right again when it connects (a
+flight: the server then sees HLC stamps that old, on a clock that agrees with its own). At the end
+every device is drained, every session is compared with the truth over HTTP, and the
+administrator's GET /metrics/summary is printed beside the plan's bars, with our own figures where
+the product has none, the errors seen and the server's RSS. bench/README.md has the details.
 
 Usage: .venv/bin/python bench/soak.py [--seconds 600] [--users 50] [--seed 1] [--think 2]
        [--offline-max 120] [--resume-gap 150] [--skew 31]
@@ -94,9 +94,10 @@ class User:
     async def event(self, kind: str, data: dict[str, Any]) -> None:
         await self.call("POST", "/api/events", {"kind": kind, "sessionId": self.sid, "data": data})
 
-    def device(self, skew: float = 0.0) -> Client:
+    def device(self, skew: list[float] | None = None) -> Client:
+        """A new device; with `skew`, its clock stands skew[0] s back (changeable later)."""
         self.devices += 1
-        wall = (lambda: time.time() - skew) if skew else time.time
+        wall = (lambda: time.time() - skew[0]) if skew else time.time
         path = self.run.tmp / f"u{self.n}-d{self.devices}.db"
         return Client(self.run.url, path=path, token=self.token, device=f"soak{self.n}", wall=wall)
 
@@ -241,12 +242,17 @@ class User:
         self.flown = True
         if not await self.synced(self.h, "before the plane"):
             return
-        c = self.device(skew=self.args.skew * 60)
+        # The edits are made "--skew minutes ago": the device's clock stands that far back while
+        # it is offline, then is right again when it lands and connects (its hello says so), as
+        # after a real flight. A device whose clock is simply wrong is corrected by the server.
+        skew = [self.args.skew * 60]
+        c = self.device(skew=skew)
         try:
             hc = self.watch(c.session(self.sid))  # not started: offline from the start
             k = self.rng.randint(3, 8)
             await self.edit(hc, k)
             await asyncio.sleep(self.rng.uniform(1, 3))
+            skew[0] = 0.0  # landed
             await c.start()
             self.run.skewed.append(ok := await self.synced(hc, "plane replay"))
             if ok:
@@ -359,14 +365,14 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=2.0, help="mean s between actions")
     parser.add_argument("--offline-max", type=float, help="s; default seconds/5, 5 to 120")
     parser.add_argument("--resume-gap", type=float, default=150, help="s between resumes")
-    parser.add_argument("--skew", type=float, default=31, help="min the plane clock lags")
+    parser.add_argument("--skew", type=float, default=31, help="min the plane's edits are old")
     args = parser.parse_args()
     args.offline_max = args.offline_max or max(5.0, min(120.0, args.seconds / 5))
     head = ["git", "rev-parse", "--short", "HEAD"]
     rev = subprocess.run(head, cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"soak      cvsession {rev}, {args.users} users for {args.seconds:g} s, seed {args.seed},"
           f" think {args.think:g} s, outages 3-{args.offline_max:g} s, resume gap "
-          f"{args.resume_gap:g} s, plane clocks {args.skew:g} min behind; {os.cpu_count()} CPUs,"
+          f"{args.resume_gap:g} s, plane edits {args.skew:g} min old; {os.cpu_count()} CPUs,"
           f" load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
