@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cvsession.store.codec import dump_json, from_ms, load_json, to_ms
-from cvsession.store.part import SQLTxnPart
+from cvsession.store.part import SQLTxnPart, column_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,7 @@ class FlagRow:
 
 def migration_sql(dialect: str) -> tuple[str, ...]:
     """DDL of the feature flag table (migration 6)."""
-    text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"
-    integer = "BIGINT" if dialect == "postgres" else "INTEGER"
+    text, integer = column_types(dialect)
     return (
         f"""CREATE TABLE feature_flags (
             name {text} PRIMARY KEY,

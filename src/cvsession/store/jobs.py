@@ -25,7 +25,7 @@ from cvsession.store.codec import (
     opt_to_ms,
     to_ms,
 )
-from cvsession.store.part import SQLTxnPart
+from cvsession.store.part import SQLTxnPart, column_types
 
 JOB_COLUMNS = (
     "id, session_id, owner_id, type, status, priority, params, retry_count, max_retries, "
@@ -83,8 +83,7 @@ class WorkerRow:
 
 def migration_sql(dialect: str) -> tuple[str, ...]:
     """DDL of the job tables (migration 4)."""
-    text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"
-    integer = "BIGINT" if dialect == "postgres" else "INTEGER"
+    text, integer = column_types(dialect)
     return (
         f"""CREATE TABLE jobs (
             id {text} PRIMARY KEY,

@@ -7,6 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def column_types(dialect: str) -> tuple[str, str]:
+    """(text, integer) column types of a table DDL: PostgreSQL text compares by code point
+    (COLLATE "C", as SQLite does) and its timestamps in ms need BIGINT."""
+    if dialect == "postgres":
+        return 'TEXT COLLATE "C"', "BIGINT"
+    return "TEXT", "INTEGER"
+
+
 class SQLTxnPart:
     """Declares what a `Txn` half may call; `SQLTxn` and its drivers provide it."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cvsession.store.codec import from_ms, opt_from_ms, opt_to_ms, to_ms
-from cvsession.store.part import SQLTxnPart
+from cvsession.store.part import SQLTxnPart, column_types
 
 SHARE_COLUMNS = (
     "id, session_id, owner_id, token_hash, template, created_at, revoked_at, last_viewed_at, views"
@@ -36,8 +36,7 @@ class ShareLinkRow:
 
 def migration_sql(dialect: str) -> tuple[str, ...]:
     """DDL of the share link table (migration 9)."""
-    text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"
-    integer = "BIGINT" if dialect == "postgres" else "INTEGER"
+    text, integer = column_types(dialect)
     return (
         f"""CREATE TABLE share_links (
             id {text} PRIMARY KEY,

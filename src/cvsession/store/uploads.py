@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cvsession.store.part import column_types
+
 UPLOAD_COLUMNS = "id, session_id, owner_id, filename, kind, size, sha256, storage_name, created_at"
 
 
@@ -51,8 +53,7 @@ def text_kind_migration_sql(dialect: str) -> tuple[str, ...]:
 
 
 def _create_table(dialect: str, name: str, kinds: tuple[str, ...]) -> str:
-    text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"
-    integer = "BIGINT" if dialect == "postgres" else "INTEGER"
+    text, integer = column_types(dialect)
     allowed = ", ".join(f"'{k}'" for k in kinds)
     return f"""CREATE TABLE {name} (
             id {text} PRIMARY KEY,
