@@ -645,6 +645,9 @@ def test_each_phase_boundary_is_one_transaction(svc: Services, engine: JobEngine
     before = svc.sessions.get(user_id, session_id).version
     job = engine.wait(engine.submit_cv_processing(user_id, session_id, upload_id))
     assert "completed" == job.status, job.error
+    # Our row completes inside the last phase, before DBOS records the step's output: wait for
+    # the workflow itself to finish before reading its steps (CI once read none).
+    DBOS.retrieve_workflow(job.id).get_result()
     steps = DBOS.list_workflow_steps(job.id, load_output=False)
     assert ["cvsession.phases"] == [step["function_name"] for step in steps]
     _, entries, _ = svc.sessions.log_since(user_id, session_id, before)
