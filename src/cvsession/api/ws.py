@@ -6,7 +6,9 @@ Everything past validation is the hub's business (cvsession.service.sync).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -21,15 +23,22 @@ from cvsession.core.document import SCHEMA_VERSION
 from cvsession.core.errors import DomainError, NotFound
 from cvsession.core.mutations import Mutation
 from cvsession.service import analytics
+from cvsession.service.sessions import INLINE_PUSH_MUTATIONS
 from cvsession.service.sync import Member, error_message
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
 HELLO_TIMEOUT = 10.0
 RATE_PER_SECOND = 50.0
 RATE_BURST = 100.0
 CLIENT_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+# Frames read and validated ahead of the one being handled, per connection (Inbox).
+INBOX_FRAMES = 2 * INLINE_PUSH_MUTATIONS
+# Consecutive pushes waiting in the inbox are applied as one up to this many mutations: still a
+# unit small enough to be written on the event loop (service.sessions.INLINE_PUSH_MUTATIONS).
+MERGE_MUTATIONS = INLINE_PUSH_MUTATIONS
 
 
 class MutationIn(BaseModel):
@@ -195,6 +204,91 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
         clock_offset_ms=analytics.clock_offset(svc.sessions.clock(), hello.now),
     )
     await hub.join(member, last)
+    inbox = Inbox(INBOX_FRAMES)
+    reader = asyncio.create_task(_read(websocket, member, inbox))
+    try:
+        while not member.closed:
+            item = await inbox.get()
+            if item is None:  # the connection is gone
+                break
+            if isinstance(item, dict):  # a frame refused by the reader: answered in order
+                hub.send(member, item)
+            elif isinstance(item, Push):
+                await _push(hub, member, inbox.merge(item))
+            else:
+                await _dispatch(hub, member, item)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        reader.cancel()
+        try:
+            (outcome,) = await asyncio.gather(reader, return_exceptions=True)
+            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
+                log.error("reading from %s failed", member.client_id, exc_info=outcome)
+        finally:
+            await hub.leave(member)
+
+
+class Inbox:
+    """Frames read ahead of the one being handled, at most `limit` (then reading waits).
+
+    While a push commits, the connection's next frames are read and parsed; consecutive pushes
+    waiting here are then applied as one (`merge`), so a client sending faster than the server
+    commits gets fewer, larger transactions, patches and acks instead of a growing backlog.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: deque[Any] = deque()
+        self.closed = False
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+
+    async def put(self, item: Any) -> None:
+        while len(self.items) >= self.limit and not self.closed:
+            self._space.clear()
+            await self._space.wait()
+        self.items.append(item)
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more frames: `get` answers None once the ones read are handled."""
+        self.closed = True
+        self._ready.set()
+        self._space.set()
+
+    async def get(self) -> Any:
+        while not self.items:
+            if self.closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        self._space.set()
+        return self.items.popleft()
+
+    def merge(self, push: Push) -> list[MutationIn]:
+        """`push`'s mutations and those of the pushes queued right behind it that continue them.
+
+        Only a push whose first id follows the last one taken is joined, and only up to
+        MERGE_MUTATIONS in all, so the result is exactly what a client batching its outbox would
+        have sent in one frame; anything else (a gap, a resend, a large push) is handled alone.
+        """
+        mutations = list(push.mutations)
+        while self.items and isinstance(self.items[0], Push):
+            following: list[MutationIn] = self.items[0].mutations
+            if len(mutations) + len(following) > MERGE_MUTATIONS:
+                break
+            if following[0].id != mutations[-1].id + 1:
+                break
+            self.items.popleft()
+            mutations.extend(following)
+        self._space.set()
+        return mutations
+
+
+async def _read(websocket: WebSocket, member: Member, inbox: Inbox) -> None:
+    """Read, limit and validate the member's frames into `inbox` until the connection ends."""
     bucket = Bucket(RATE_PER_SECOND, RATE_BURST)
     try:
         while not member.closed:
@@ -203,50 +297,41 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
                 if text is None:
                     break
                 if not bucket.take():
-                    hub.send(member, error_message("rate_limited", "slow down", retryable=True))
-                    continue
-                message = _parse(text)
+                    item: Any = error_message("rate_limited", "slow down", retryable=True)
+                else:
+                    item = _parse(text)
             except OverflowError:
-                hub.send(
-                    member,
-                    error_message(
-                        "too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
-                    ),
+                item = error_message(
+                    "too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
                 )
-                continue
             except BadJSON as exc:
-                hub.send(member, error_message("bad_json", str(exc)))
-                continue
+                item = error_message("bad_json", str(exc))
             except ValidationError as exc:
-                hub.send(member, error_message("bad_message", _first_error(exc)))
-                continue
-            await _dispatch(hub, member, message)
+                item = error_message("bad_message", _first_error(exc))
+            await inbox.put(item)
     except WebSocketDisconnect:
         pass
     finally:
-        await hub.leave(member)
+        inbox.close()
+
+
+async def _push(hub: Any, member: Member, pushed: list[MutationIn]) -> None:
+    mutations = [
+        Mutation(
+            member.client_id, m.id, m.name, {} if m.args is None else m.args, m.baseVersion, m.hlc
+        )
+        for m in pushed
+    ]
+    try:
+        await hub.push(member, mutations)
+    except DomainError as exc:
+        hub.send(member, error_message(exc.code, exc.message))
+    except Exception:  # nothing was acknowledged; the client resends
+        hub.send(member, error_message("internal", "the server failed; resend", retryable=True))
 
 
 async def _dispatch(hub: Any, member: Member, message: Any) -> None:
-    if isinstance(message, Push):
-        mutations = [
-            Mutation(
-                member.client_id,
-                m.id,
-                m.name,
-                {} if m.args is None else m.args,
-                m.baseVersion,
-                m.hlc,
-            )
-            for m in message.mutations
-        ]
-        try:
-            await hub.push(member, mutations)
-        except DomainError as exc:
-            hub.send(member, error_message(exc.code, exc.message))
-        except Exception:  # nothing was acknowledged; the client resends
-            hub.send(member, error_message("internal", "the server failed; resend", retryable=True))
-    elif isinstance(message, Presence):
+    if isinstance(message, Presence):
         await hub.set_presence(member, message.step, message.substep, message.device)
     elif isinstance(message, Ping):
         hub.heartbeat(member)
