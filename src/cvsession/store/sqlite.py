@@ -201,7 +201,11 @@ class SQLiteStore:
     def begin_write(self, *, wait: bool = True) -> OpenWrite | None:
         """Open a write transaction and hold the store's write lock until its `commit()` or
         `rollback()`, which may be called from another thread (the event loop runs a batch and
-        a thread waits for its fsync). With `wait=False`, None if another write holds the lock.
+        a thread waits for its fsync).
+
+        With `wait=False`, None if another write holds the lock: one of this store's, or another
+        process's write to the file (a CLI command beside the server), which is not waited for
+        either (the event loop must not sit in the busy timeout).
 
         `transaction()` is this, committed at the end of its block.
         """
@@ -213,12 +217,31 @@ class SQLiteStore:
             return None
         try:
             self._writer_thread = threading.get_ident()
-            self._writer.execute("BEGIN IMMEDIATE")
+            if wait:
+                self._writer.execute("BEGIN IMMEDIATE")
+            elif not self._begin_now():
+                self._writer_thread = None
+                self._write_lock.release()
+                return None
         except BaseException:
             self._writer_thread = None
             self._write_lock.release()
             raise
         return OpenWrite(self, SQLiteTxn(self._writer, readonly=False))
+
+    def _begin_now(self) -> bool:
+        """BEGIN IMMEDIATE without the busy timeout: False if another connection writes."""
+        conn = self._writer
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        return True
 
     def _end_write(self, txn: SQLiteTxn, commit: bool) -> None:
         conn = self._writer

@@ -213,3 +213,37 @@ def test_begin_write_without_waiting_and_commit_from_another_thread(store: SQLit
     second = store.begin_write(wait=False)  # released by the other thread's commit
     assert second is not None
     second.rollback()
+
+
+def test_loop_never_waits_for_another_processs_write(
+    tmp_path: Path, store: SQLiteStore, inline: Writer
+) -> None:
+    """Another connection to the file (a CLI command beside the server) holds the write lock:
+    `begin_write(wait=False)` answers None at once instead of sitting in the busy timeout, and
+    an inline unit goes to the writer thread, which waits and commits once the file is free."""
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert store.begin_write(wait=False) is None  # BUSY at once, not after the timeout
+        timeout_ms = store._writer.execute("PRAGMA busy_timeout").fetchone()[0]
+        assert int(store._busy_timeout * 1000) == timeout_ms  # restored for the other writes
+        seen: list[tuple[str, int]] = []
+
+        async def main() -> None:
+            pushed = asyncio.ensure_future(inline.arun(user_unit("p", seen)))
+            for _ in range(20):  # the loop keeps turning while the file is locked
+                await asyncio.sleep(0.005)
+            assert not pushed.done()
+            other.execute("COMMIT")
+            assert await pushed == "p"
+
+        asyncio.run(main())
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    assert seen[0][0] == "cvsession-writer-0"
+    assert committed(store, "p")
+    again = store.begin_write(wait=False)  # the file is free again
+    assert again is not None
+    again.rollback()
