@@ -40,8 +40,8 @@ def generate(context: BrowserContext, server: Server, sid: str, template: str) -
 def test_share_link_opens_signed_out_until_revoked(
     browser: Browser, server: Server, context: BrowserContext, page: Page, console: Console
 ) -> None:
-    """A link made on the results page shows the CV to a browser with no cookies, without
-    script or CSP errors in the app; once revoked, reloading it answers 404."""
+    """A link made on the results page (to expire in 7 days) shows the CV to a browser with no
+    cookies, without script or CSP errors in the app; once revoked, reloading it answers 404."""
     become_guest(context, server)
     sid = create_session(context, server)
     steps = ["upload", "processing", "analysis", "features", "templates", "preview"]
@@ -50,10 +50,14 @@ def test_share_link_opens_signed_out_until_revoked(
 
     page.goto(f"/session/{sid}/results/results-share")
     wait_ready(page)
+    page.get_by_label("Link expires").select_option("7")
     page.get_by_role("button", name="Create link").click()
     url = page.locator(".share-url").inner_text()
     assert f"{server.url}/s/" in url
     expect(page.locator(".share-link")).to_have_count(1)
+    expect(page.locator(".share-link")).to_contain_text("expires")
+    links = context.request.get(f"{server.url}/api/sessions/{sid}/share-links").json()
+    assert links["shareLinks"][0]["expiresAt"] is not None
 
     with new_context(browser, server) as stranger:
         assert [] == stranger.cookies()

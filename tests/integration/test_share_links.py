@@ -74,7 +74,9 @@ def test_create_list_revoke(client: TestClient) -> None:
     assert "classic" == first["template"]
     assert first["url"].endswith(f"/s/{first['token']}")
     assert 43 == len(first["token"])
-    assert {"id", "url", "token", "template", "createdAt", "views", "lastViewedAt"} == set(first)
+    assert {"id", "url", "token", "template", "createdAt", "views", "lastViewedAt",
+            "expiresAt"} == set(first)  # fmt: skip
+    assert first["expiresAt"] is None  # until revoked
     second = share(alice, sid, template="creative")
     listed = alice.get(f"/api/sessions/{sid}/share-links").json()["shareLinks"]
     assert [first["id"], second["id"]] == [link["id"] for link in listed]
@@ -183,6 +185,53 @@ def test_other_users_session_is_404(client: TestClient) -> None:
     bob_sid = bob.new_session()["id"]
     assert 404 == bob.delete(f"/api/sessions/{bob_sid}/share-links/{link['id']}").status_code
     assert 1 == len(alice.get(f"/api/sessions/{sid}/share-links").json()["shareLinks"])
+
+
+def test_a_link_expires_on_its_own(app: TestClient) -> None:
+    """A link made with expiresInDays opens until then, and afterwards answers 404 like a
+    revoked one, drops out of the list and no longer counts toward the limit; the export
+    still shows it with its expiry."""
+    alice = new_user(app)
+    sid = alice.new_session()["id"]
+    generated(app, alice, sid, "<p>cv</p>")
+    link = share(alice, sid, expiresInDays=7)
+    lasting = share(alice, sid)
+    created = datetime.fromisoformat(link["createdAt"])
+    assert created + timedelta(days=7) == datetime.fromisoformat(link["expiresAt"])
+    listed = alice.get(f"/api/sessions/{sid}/share-links").json()["shareLinks"]
+    assert [link["expiresAt"], None] == [entry["expiresAt"] for entry in listed]
+    assert 200 == app.get(f"/s/{link['token']}").status_code
+
+    shares = app.app.state.services.shares  # type: ignore[attr-defined]
+    real_clock = shares.clock
+    shares.clock = lambda: real_clock() + timedelta(days=7, seconds=1)
+    try:
+        gone = app.get(f"/s/{link['token']}")
+        assert (404, "application/problem+json") == (
+            gone.status_code,
+            gone.headers["content-type"],
+        )
+        assert 200 == app.get(f"/s/{lasting['token']}").status_code
+        listed = alice.get(f"/api/sessions/{sid}/share-links").json()["shareLinks"]
+        assert [lasting["id"]] == [entry["id"] for entry in listed]
+        for _ in range(9):  # the expired link left room for nine more beside the lasting one
+            share(alice, sid)
+        refused = alice.post(f"/api/sessions/{sid}/share-links", json={})
+        assert (429, "share_link_limit") == (refused.status_code, refused.json()["code"])
+    finally:
+        shares.clock = real_clock
+    exported = alice.get("/api/me/export").json()["sessions"][0]["shareLinks"]
+    assert [link["expiresAt"], None] == [entry["expiresAt"] for entry in exported[:2]]
+
+
+@pytest.mark.parametrize("days", [0, -1, 366, 1.5, "7", True])
+def test_expiry_out_of_range_is_refused(client: TestClient, days: Any) -> None:
+    alice = new_user(client)
+    sid = alice.new_session()["id"]
+    response = alice.post(f"/api/sessions/{sid}/share-links", json={"expiresInDays": days})
+    assert 422 == response.status_code, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [] == alice.get(f"/api/sessions/{sid}/share-links").json()["shareLinks"]
 
 
 def test_at_most_ten_active_links(client: TestClient) -> None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cvsession.api.app import CallerDep, Svc
+from cvsession.service.shares import MAX_EXPIRY_DAYS
 from cvsession.store.shares import ShareLinkRow
 
 router = APIRouter(tags=["share-links"])
@@ -33,6 +34,8 @@ PAGE_HEADERS = {
 class NewShareLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     template: str | None = Field(default=None, max_length=80)
+    # Days until the link stops working on its own; absent or null: until revoked.
+    expiresInDays: int | None = Field(default=None, ge=1, le=MAX_EXPIRY_DAYS, strict=True)
 
 
 def link_json(row: ShareLinkRow) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def link_json(row: ShareLinkRow) -> dict[str, Any]:
         "createdAt": row.created_at.isoformat(),
         "views": row.views,
         "lastViewedAt": None if row.last_viewed_at is None else row.last_viewed_at.isoformat(),
+        "expiresAt": None if row.expires_at is None else row.expires_at.isoformat(),
     }
 
 
@@ -59,8 +63,9 @@ async def create_share_link(
 ) -> dict[str, Any]:
     """Create a public read-only link; the token is in this answer only (never stored)."""
     template = body.template if body is not None else None
+    days = body.expiresInDays if body is not None else None
     row, token = await anyio.to_thread.run_sync(
-        svc.shares.create, who.user_id, session_id, template
+        svc.shares.create, who.user_id, session_id, template, days
     )
     return {**link_json(row), "url": share_url(request, token), "token": token}
 

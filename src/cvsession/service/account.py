@@ -130,6 +130,7 @@ class AccountService:
                 "revokedAt": _jsonable(link.revoked_at),
                 "lastViewedAt": _jsonable(link.last_viewed_at),
                 "views": link.views,
+                "expiresAt": _jsonable(link.expires_at),
             }
             for link in txn.list_share_links(session_id)
         ]

@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cvsession.core import catalogue
@@ -21,10 +21,12 @@ from cvsession.core.errors import DomainError, IllegalTransition, InvalidInput, 
 from cvsession.service.sessions import SessionService
 from cvsession.service.writer import Writer
 from cvsession.store.base import Store, Txn
+from cvsession.store.codec import from_ms, to_ms
 from cvsession.store.jobs import ArtifactRow
 from cvsession.store.shares import ShareLinkRow
 
 MAX_ACTIVE_LINKS = 10
+MAX_EXPIRY_DAYS = 365
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet, no padding.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 LINK_ID = re.compile(r"sl_[0-9a-f]{32}")
@@ -59,13 +61,23 @@ class ShareService:
         self.clock = clock
 
     def create(
-        self, user_id: str, session_id: str, template: str | None = None
+        self,
+        user_id: str,
+        session_id: str,
+        template: str | None = None,
+        expires_in_days: int | None = None,
     ) -> tuple[ShareLinkRow, str]:
         """Create a link and return it with its token (the only time the token exists).
 
-        404 for a session that is not the user's, 422 for an unknown template, 429 when the
-        session already has `MAX_ACTIVE_LINKS` unrevoked links.
+        With `expires_in_days` (1 to MAX_EXPIRY_DAYS) the link stops working that many days
+        from now; without, it works until revoked. 404 for a session that is not the user's,
+        422 for an unknown template or an expiry out of range, 429 when the session already has
+        `MAX_ACTIVE_LINKS` active (unrevoked, unexpired) links.
         """
+        if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+            raise InvalidInput(
+                f"a link expires in 1 to {MAX_EXPIRY_DAYS} days", expiresInDays=expires_in_days
+            )
         token = secrets.token_urlsafe(32)
 
         def txn_fn(txn: Txn) -> ShareLinkRow:
@@ -80,7 +92,8 @@ class ShareService:
                 raise InvalidInput(
                     "unknown template", template=tid[:80], allowed=sorted(catalogue.TEMPLATES)
                 )
-            if len(txn.list_share_links(session_id, active=True)) >= MAX_ACTIVE_LINKS:
+            now = from_ms(to_ms(self.clock()))  # as stored: the answer matches later lists
+            if len(txn.list_share_links(session_id, active_at=now)) >= MAX_ACTIVE_LINKS:
                 raise ShareLinkLimit(
                     f"a session has at most {MAX_ACTIVE_LINKS} active share links: "
                     "revoke one first",
@@ -92,7 +105,10 @@ class ShareService:
                 owner_id=user_id,
                 token_hash=token_hash(token),
                 template=tid,
-                created_at=self.clock(),
+                created_at=now,
+                expires_at=None
+                if expires_in_days is None
+                else now + timedelta(days=expires_in_days),
             )
             txn.insert_share_link(link)
             return link
@@ -100,10 +116,10 @@ class ShareService:
         return self.writer.run(txn_fn, (session_id,)), token
 
     def list(self, user_id: str, session_id: str) -> list[ShareLinkRow]:
-        """The session's unrevoked links, oldest first."""
+        """The session's active links (unrevoked, unexpired), oldest first."""
         with self.store.read() as txn:
             self.sessions.owned(txn, user_id, session_id)
-            return txn.list_share_links(session_id, active=True)
+            return txn.list_share_links(session_id, active_at=self.clock())
 
     def revoke(self, user_id: str, session_id: str, link_id: str) -> None:
         """Revoke the link; 404 unless it is an active link of this user's session."""
@@ -120,15 +136,16 @@ class ShareService:
     def view(self, token: str) -> tuple[ShareLinkRow, ArtifactRow]:
         """The link and the newest HTML rendered for its template; counts one view.
 
-        NotFound for a malformed, unknown or revoked token or an expired session (all alike,
-        and a malformed token never reaches the database), and for a link whose CV has not been
-        generated yet.
+        NotFound for a malformed, unknown, revoked or expired token or an expired session (all
+        alike, and a malformed token never reaches the database), and for a link whose CV has
+        not been generated yet.
         """
         if not TOKEN.fullmatch(token):
             raise NotFound("no such share link")
         with self.store.read() as txn:
-            # Revoked, or its session expired (waiting for deletion): as if it never existed.
-            link = txn.live_share_link(token_hash(token))
+            # Revoked, past its expiry, or its session expired (waiting for deletion): as if it
+            # never existed.
+            link = txn.live_share_link(token_hash(token), self.clock())
             if link is None:
                 raise NotFound("no such share link")
             artifact = txn.latest_artifact(link.session_id, f"cv-{link.template}.html")

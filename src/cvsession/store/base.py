@@ -368,12 +368,16 @@ class Txn(Protocol):
         """Insert a link; raises `DuplicateKey` if its id or token hash exists."""
 
     def get_share_link(self, link_id: str) -> ShareLinkRow | None: ...
-    def live_share_link(self, token_hash: str) -> ShareLinkRow | None:
-        """The link whose token hashes to `token_hash`, if it works: not revoked, and its
-        session not expired (an expired session waits for deletion); else None."""
+    def live_share_link(self, token_hash: str, now: datetime) -> ShareLinkRow | None:
+        """The link whose token hashes to `token_hash`, if it works at `now`: not revoked, not
+        past its `expires_at`, and its session not expired (an expired session waits for
+        deletion); else None."""
 
-    def list_share_links(self, session_id: str, *, active: bool = False) -> list[ShareLinkRow]:
-        """A session's links, oldest first; only the unrevoked ones if `active`."""
+    def list_share_links(
+        self, session_id: str, *, active_at: datetime | None = None
+    ) -> list[ShareLinkRow]:
+        """A session's links, oldest first; with `active_at`, only those unrevoked and not
+        past their expiry then."""
 
     def revoke_share_link(self, link_id: str, now: datetime) -> bool:
         """Set revoked_at if unset; return whether this call revoked it."""

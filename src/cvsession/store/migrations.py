@@ -262,6 +262,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "events", events.migration_sql("sqlite"), events.migration_sql("postgres")),
     Migration(8, "lean-session-indexes", _LEAN_SESSION_INDEXES, _LEAN_SESSION_INDEXES),
     Migration(9, "share-links", shares.migration_sql("sqlite"), shares.migration_sql("postgres")),
+    Migration(
+        10,
+        "share-link-expiry",
+        shares.expiry_migration_sql("sqlite"),
+        shares.expiry_migration_sql("postgres"),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

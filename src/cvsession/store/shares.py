@@ -17,7 +17,8 @@ from cvsession.store.codec import from_ms, opt_from_ms, opt_to_ms, to_ms
 from cvsession.store.part import SQLTxnPart, column_types
 
 SHARE_COLUMNS = (
-    "id, session_id, owner_id, token_hash, template, created_at, revoked_at, last_viewed_at, views"
+    "id, session_id, owner_id, token_hash, template, created_at, revoked_at, last_viewed_at, "
+    "views, expires_at"
 )
 
 
@@ -32,6 +33,7 @@ class ShareLinkRow:
     revoked_at: datetime | None = None
     last_viewed_at: datetime | None = None
     views: int = 0
+    expires_at: datetime | None = None  # None: until revoked (or its session expires)
 
 
 def migration_sql(dialect: str) -> tuple[str, ...]:
@@ -54,6 +56,16 @@ def migration_sql(dialect: str) -> tuple[str, ...]:
     )
 
 
+def expiry_migration_sql(dialect: str) -> tuple[str, ...]:
+    """Migration 10: a link may expire on its own."""
+    _, integer = column_types(dialect)
+    return (f"ALTER TABLE share_links ADD COLUMN expires_at {integer}",)
+
+
+# Unrevoked and not past its expiry at the bound time.
+_ACTIVE = " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
+
+
 class SharesTxn(SQLTxnPart):
     """The share link half of `Txn`, written against the `SQLTxn` plumbing it is mixed into."""
 
@@ -68,6 +80,7 @@ class SharesTxn(SQLTxnPart):
             opt_to_ms(link.revoked_at),
             opt_to_ms(link.last_viewed_at),
             link.views,
+            opt_to_ms(link.expires_at),
         ]
         self._insert("share_links", SHARE_COLUMNS, params, f"share link {link.id!r}")
 
@@ -75,22 +88,25 @@ class SharesTxn(SQLTxnPart):
         rows = self.fetchall(f"SELECT {SHARE_COLUMNS} FROM share_links WHERE id = ?", [link_id])
         return _link_from(rows[0]) if rows else None
 
-    def live_share_link(self, token_hash: str) -> ShareLinkRow | None:
+    def live_share_link(self, token_hash: str, now: datetime) -> ShareLinkRow | None:
         sql = (
-            f"SELECT {SHARE_COLUMNS} FROM share_links WHERE token_hash = ? "
-            "AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM sessions s "
+            f"SELECT {SHARE_COLUMNS} FROM share_links WHERE token_hash = ?{_ACTIVE} "
+            "AND EXISTS (SELECT 1 FROM sessions s "
             "WHERE s.id = share_links.session_id AND s.status <> 'expired')"
         )
-        rows = self.fetchall(sql, [token_hash])
+        rows = self.fetchall(sql, [token_hash, to_ms(now)])
         return _link_from(rows[0]) if rows else None
 
-    def list_share_links(self, session_id: str, *, active: bool = False) -> list[ShareLinkRow]:
-        where = " AND revoked_at IS NULL" if active else ""
+    def list_share_links(
+        self, session_id: str, *, active_at: datetime | None = None
+    ) -> list[ShareLinkRow]:
+        where = "" if active_at is None else _ACTIVE
+        params: list[Any] = [session_id] if active_at is None else [session_id, to_ms(active_at)]
         sql = (
             f"SELECT {SHARE_COLUMNS} FROM share_links WHERE session_id = ?{where} "
             "ORDER BY created_at, id"
         )
-        return [_link_from(r) for r in self.fetchall(sql, [session_id])]
+        return [_link_from(r) for r in self.fetchall(sql, params)]
 
     def revoke_share_link(self, link_id: str, now: datetime) -> bool:
         self._write()
@@ -117,4 +133,5 @@ def _link_from(r: tuple[Any, ...]) -> ShareLinkRow:
         opt_from_ms(r[6]),
         opt_from_ms(r[7]),
         int(r[8]),
+        opt_from_ms(r[9]),
     )

@@ -12,6 +12,9 @@ export function mount(ctx) {
   const linksPath = `/api/sessions/${session.id}/share-links`;
   const templatePick = h('select', { 'aria-label': 'Template to share' },
     catalogue.templates.map((t) => h('option', { value: t.id }, t.title)));
+  const expiryPick = h('select', { 'aria-label': 'Link expires' },
+    [['', 'Until I revoke it'], ['7', 'For 7 days'], ['30', 'For 30 days'], ['90', 'For 90 days']]
+      .map(([value, label]) => h('option', { value }, label)));
   const createdBox = h('div', { class: 'stack', 'aria-live': 'polite' });
   const linkList = h('ul', { class: 'share-links' });
   let picked = false; // the user chose a template: updates no longer follow the session's
@@ -73,16 +76,19 @@ export function mount(ctx) {
       return;
     }
     replace(linkList, links.length ? links.map((l) => h('li', { class: 'share-link', dataset: { id: l.id } },
-      h('span', {}, `${catalogue.templatesById[l.template]?.title || l.template} · created ${when(l.createdAt)} · ${plural(l.views, 'view')}`),
+      h('span', {}, `${catalogue.templatesById[l.template]?.title || l.template} · created ${when(l.createdAt)} · ${l.expiresAt ? `expires ${when(l.expiresAt)}` : 'until revoked'} · ${plural(l.views, 'view')}`),
       button('Revoke', () => revoke(l.id))))
       : h('li', { class: 'muted' }, 'No active links.'));
   }
 
   async function createLink() {
     try {
-      const res = await api.post(linksPath, { template: templatePick.value });
+      const body = { template: templatePick.value };
+      if (expiryPick.value) body.expiresInDays = Number(expiryPick.value);
+      const res = await api.post(linksPath, body);
+      const until = res.expiresAt ? `until ${when(res.expiresAt)}` : 'until you revoke it';
       replace(createdBox,
-        h('p', {}, 'Anyone with this address can view your CV (read-only). It is shown only now:'),
+        h('p', {}, `Anyone with this address can view your CV (read-only) ${until}. It is shown only now:`),
         h('p', {}, h('code', { class: 'share-url' }, res.url), ' ', button('Copy', () => copy(res.url))),
         qrOffer(res.url));
       ctx.mutate('substep.complete', { step: 'results', substep: 'results-share' });
@@ -105,8 +111,8 @@ export function mount(ctx) {
 
   const readOnly = h('section', { class: 'stack share-readonly' },
     h('h3', {}, 'Share a read-only link'),
-    h('p', {}, 'A link to your generated CV that anyone can open without signing in. Revoke it whenever you like.'),
-    h('div', { class: 'actions' }, templatePick, button('Create link', createLink)),
+    h('p', {}, 'A link to your generated CV that anyone can open without signing in. Revoke it whenever you like, or let it expire.'),
+    h('div', { class: 'actions' }, templatePick, expiryPick, button('Create link', createLink)),
     createdBox,
     linkList);
   const pairing = ctx.flags?.['cross-device-sync'] === false
