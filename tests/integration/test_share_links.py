@@ -218,6 +218,8 @@ def test_a_link_expires_on_its_own(app: TestClient) -> None:
             share(alice, sid)
         refused = alice.post(f"/api/sessions/{sid}/share-links", json={})
         assert (429, "share_link_limit") == (refused.status_code, refused.json()["code"])
+        late = alice.delete(f"/api/sessions/{sid}/share-links/{link['id']}")
+        assert 404 == late.status_code  # not listed any more, so not revocable either
     finally:
         shares.clock = real_clock
     exported = alice.get("/api/me/export").json()["sessions"][0]["shareLinks"]

@@ -86,6 +86,31 @@ def test_reading_waits_when_the_inbox_is_full_and_close_drains() -> None:
     assert ["b", "c", None] == got
 
 
+def test_reading_waits_when_the_inbox_holds_a_frames_worth_of_text() -> None:
+    """Read-ahead is capped by text too (a parsed frame can be many times its text): past
+    `max_bytes` reading waits, but an empty inbox always takes the next frame, however large."""
+
+    async def scenario() -> tuple[bool, int, bool, bool]:
+        inbox = ws.Inbox(16, max_bytes=100)
+        await asyncio.wait_for(inbox.put("small", 60), 1)
+        second = asyncio.create_task(inbox.put("next", 60))
+        await asyncio.sleep(0.05)
+        blocked = not second.done()
+        assert "small" == await inbox.get()
+        await asyncio.wait_for(second, 1)
+        held_bytes = inbox.bytes
+        assert "next" == await inbox.get()
+        await asyncio.wait_for(inbox.put("huge", 500), 1)  # empty: taken at once
+        after = asyncio.create_task(inbox.put("tiny", 1))
+        await asyncio.sleep(0.05)
+        return blocked, held_bytes, inbox.bytes == 500, not after.done()
+
+    blocked, held_bytes, huge_in, tiny_waits = asyncio.run(scenario())
+    assert blocked and 60 == held_bytes
+    assert huge_in and tiny_waits
+    assert ws.MAX_MESSAGE_BYTES == ws.INBOX_BYTES
+
+
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Hold the connection's first push until `want` more frames are waiting in its inbox,
@@ -94,8 +119,8 @@ def held(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     real_push = ws._push
 
     class Recorded(ws.Inbox):
-        def __init__(self, limit: int) -> None:
-            super().__init__(limit)
+        def __init__(self, limit: int, max_bytes: int) -> None:
+            super().__init__(limit, max_bytes)
             state["inboxes"].append(self)
 
     async def slow_push(hub: Any, member: Any, pushed: list[ws.MutationIn]) -> None:

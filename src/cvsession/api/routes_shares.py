@@ -85,7 +85,8 @@ async def revoke_share_link(session_id: str, link_id: str, svc: Svc, who: Caller
 
 @router.get("/s/{token}", include_in_schema=False)
 async def shared_cv(token: str, request: Request, svc: Svc) -> Response:
-    """The shared CV as HTML; 404 problem+json for a malformed, unknown or revoked token."""
+    """The shared CV as HTML; 404 problem+json for a malformed, unknown, revoked or expired
+    token."""
     svc.share_limiter.hit(request.client.host if request.client else "unknown")
     _, artifact = await anyio.to_thread.run_sync(svc.shares.view, token)
     return Response(artifact.content, media_type="text/html", headers=PAGE_HEADERS)

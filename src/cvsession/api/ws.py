@@ -34,8 +34,10 @@ HELLO_TIMEOUT = 10.0
 RATE_PER_SECOND = 50.0
 RATE_BURST = 100.0
 CLIENT_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-# Frames read and validated ahead of the one being handled, per connection (Inbox).
+# Frames read and validated ahead of the one being handled, per connection (Inbox): at most
+# this many, and at most one frame's worth of text (parsed, a frame can be ~25x larger).
 INBOX_FRAMES = 2 * INLINE_PUSH_MUTATIONS
+INBOX_BYTES = MAX_MESSAGE_BYTES
 # Consecutive pushes waiting in the inbox are applied as one up to this many mutations: still a
 # unit small enough to be written on the event loop (service.sessions.INLINE_PUSH_MUTATIONS).
 MERGE_MUTATIONS = INLINE_PUSH_MUTATIONS
@@ -203,10 +205,11 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
         cookie=-1 if hello.cookie is None else hello.cookie,
         clock_offset_ms=analytics.clock_offset(svc.sessions.clock(), hello.now),
     )
-    await hub.join(member, last)
-    inbox = Inbox(INBOX_FRAMES)
-    reader = asyncio.create_task(_read(websocket, member, inbox))
+    inbox = Inbox(INBOX_FRAMES, INBOX_BYTES)
+    reader: asyncio.Task[None] | None = None
     try:
+        await hub.join(member, last)  # inside: a join that fails part way is still left
+        reader = asyncio.create_task(_read(websocket, member, inbox))
         while not member.closed:
             item = await inbox.get()
             if item is None:  # the connection is gone
@@ -220,37 +223,55 @@ async def sync_socket(websocket: WebSocket, session_id: str) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        reader.cancel()
         try:
-            (outcome,) = await asyncio.gather(reader, return_exceptions=True)
-            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
-                log.error("reading from %s failed", member.client_id, exc_info=outcome)
+            if reader is not None:
+                reader.cancel()
+                (outcome,) = await asyncio.gather(reader, return_exceptions=True)
+                if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
+                    log.error("reading from %s failed", member.client_id, exc_info=outcome)
         finally:
             await hub.leave(member)
 
 
 class Inbox:
-    """Frames read ahead of the one being handled, at most `limit` (then reading waits).
+    """Frames read ahead of the one being handled: at most `limit` frames and `max_bytes` of
+    frame text (one frame of any size when it is empty); past that, reading waits.
 
     While a push commits, the connection's next frames are read and parsed; consecutive pushes
     waiting here are then applied as one (`merge`), so a client sending faster than the server
     commits gets fewer, larger transactions, patches and acks instead of a growing backlog.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes
         self.items: deque[Any] = deque()
+        self._sizes: deque[int] = deque()
+        self.bytes = 0
         self.closed = False
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
 
-    async def put(self, item: Any) -> None:
-        while len(self.items) >= self.limit and not self.closed:
+    def _full(self, size: int) -> bool:
+        if not self.items:
+            return False
+        return len(self.items) >= self.limit or self.bytes + size > self.max_bytes
+
+    async def put(self, item: Any, size: int = 0) -> None:
+        """Queue `item`, read from a frame of `size` bytes, once there is room for it."""
+        while self._full(size) and not self.closed:
             self._space.clear()
             await self._space.wait()
         self.items.append(item)
+        self._sizes.append(size)
+        self.bytes += size
         self._ready.set()
+
+    def _pop(self) -> Any:
+        self.bytes -= self._sizes.popleft()
+        self._space.set()
+        return self.items.popleft()
 
     def close(self) -> None:
         """No more frames: `get` answers None once the ones read are handled."""
@@ -264,8 +285,7 @@ class Inbox:
                 return None
             self._ready.clear()
             await self._ready.wait()
-        self._space.set()
-        return self.items.popleft()
+        return self._pop()
 
     def merge(self, push: Push) -> list[MutationIn]:
         """`push`'s mutations and those of the pushes queued right behind it that continue them.
@@ -281,9 +301,8 @@ class Inbox:
                 break
             if following[0].id != mutations[-1].id + 1:
                 break
-            self.items.popleft()
+            self._pop()
             mutations.extend(following)
-        self._space.set()
         return mutations
 
 
@@ -292,10 +311,12 @@ async def _read(websocket: WebSocket, member: Member, inbox: Inbox) -> None:
     bucket = Bucket(RATE_PER_SECOND, RATE_BURST)
     try:
         while not member.closed:
+            size = 0
             try:
                 text = await _receive(websocket)
                 if text is None:
                     break
+                size = len(text)
                 if not bucket.take():
                     item: Any = error_message("rate_limited", "slow down", retryable=True)
                 else:
@@ -308,7 +329,7 @@ async def _read(websocket: WebSocket, member: Member, inbox: Inbox) -> None:
                 item = error_message("bad_json", str(exc))
             except ValidationError as exc:
                 item = error_message("bad_message", _first_error(exc))
-            await inbox.put(item)
+            await inbox.put(item, size)
     except WebSocketDisconnect:
         pass
     finally:

@@ -122,14 +122,21 @@ class ShareService:
             return txn.list_share_links(session_id, active_at=self.clock())
 
     def revoke(self, user_id: str, session_id: str, link_id: str) -> None:
-        """Revoke the link; 404 unless it is an active link of this user's session."""
+        """Revoke the link; 404 unless it is an active (unrevoked, unexpired) link of this
+        user's session, as listed."""
 
         def txn_fn(txn: Txn) -> None:
             self.sessions.owned(txn, user_id, session_id)
+            now = self.clock()
             link = txn.get_share_link(link_id) if LINK_ID.fullmatch(link_id) else None
-            if link is None or link.session_id != session_id or link.revoked_at is not None:
+            if (
+                link is None
+                or link.session_id != session_id
+                or link.revoked_at is not None
+                or (link.expires_at is not None and link.expires_at <= now)
+            ):
                 raise NotFound("no such share link", link_id=link_id[:80])
-            txn.revoke_share_link(link_id, self.clock())
+            txn.revoke_share_link(link_id, now)
 
         self.writer.run(txn_fn, (session_id,))
 
