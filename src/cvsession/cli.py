@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -66,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"(store: {settings.resolved_database_url()})",
         flush=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -78,7 +79,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=20.0,
         access_log=False,
     )
-    return 0
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    _drop_stalled_connections(sock, settings.stalled_connection_seconds)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _drop_stalled_connections(sock: socket.socket, seconds: float) -> None:
+    """Let the kernel drop a connection whose data stays unacknowledged for `seconds`.
+
+    A client that stops reading keeps its receive window shut. The sync hub then cuts it off
+    (4008 "too slow"), but the close frame waits behind the unread data, and a closing socket
+    keeps its buffer until sent: without this, such a client would hold its connection, and
+    the memory behind it, for as long as it answers the kernel's window probes.
+    """
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is None or seconds <= 0 or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, option, int(seconds * 1000))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -71,6 +71,13 @@ class Settings:
     share_view_rate_per_minute: int = field(
         default_factory=lambda: int(_env("SHARE_VIEW_RATE_PER_MINUTE", "120"))
     )
+    # A connection whose sent data stays unacknowledged this long (a client that stopped reading
+    # and keeps its window shut, or a dead network) is dropped by the kernel (TCP_USER_TIMEOUT
+    # on the listening socket, inherited by every connection). 0: the system's default, which
+    # never gives up on a peer that answers window probes.
+    stalled_connection_seconds: float = field(
+        default_factory=lambda: float(_env("STALLED_CONNECTION_SECONDS", "60"))
+    )
     # "" or "local": one process; "redis://127.0.0.1:6379/0": pokes between server processes.
     pubsub_url: str = field(default_factory=lambda: _env("PUBSUB_URL", ""))
     sync_sweep_seconds: float = field(

@@ -28,8 +28,9 @@ BIG = "x" * 30_000  # each edit's patch is ~30 KB, so the buffers fill in a few 
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    env = getattr(request, "param", {})
+    srv = Server(tmp_path, env=env)
     srv.start()
     try:
         yield srv
@@ -48,7 +49,10 @@ def edit(mutation_id: int, field: str, value: object) -> str:
     return orjson.dumps({"type": "push", "mutations": [mutation]}).decode()
 
 
-async def scenario(server: Server) -> dict[str, Any]:
+async def scenario(server: Server, until: str = "cut off") -> dict[str, Any]:
+    """Four clients push 30 KB edits while "slow" never reads, until the hub cuts it off
+    (`until="cut off"`: its log line) or the others are told it left (`until="gone"`: their
+    presence); then the slow client reads what reached it."""
     async with httpx2.AsyncClient(base_url=server.url) as http:
         token = (await http.post("/api/identity", json={})).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -69,6 +73,7 @@ async def scenario(server: Server) -> dict[str, Any]:
         pushers.append(pusher)
     last_cookie = [0] * len(pushers)
     errors: list[dict[str, Any]] = []
+    present: list[list[str]] = [[] for _ in pushers]  # each pusher's latest presence list
 
     async def follow(k: int) -> None:
         async for message in pushers[k]:
@@ -77,6 +82,8 @@ async def scenario(server: Server) -> dict[str, Any]:
                 last_cookie[k] = data["cookie"]
             elif data["type"] == "error":
                 errors.append(data)
+            elif data["type"] == "presence":
+                present[k] = [c["clientID"] for c in data["clients"]]
 
     followers = [asyncio.create_task(follow(k)) for k in range(len(pushers))]
     log = server.log
@@ -91,8 +98,15 @@ async def scenario(server: Server) -> dict[str, Any]:
 
     pushing = [asyncio.create_task(push(k)) for k in range(len(pushers))]
     deadline = time.monotonic() + 90
-    while SLOW_LINE not in log.read_text() and time.monotonic() < deadline:
+
+    def done() -> bool:
+        if until == "cut off":
+            return SLOW_LINE in log.read_text()
+        return all(p and "slow" not in p for p in present)
+
+    while not done() and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
+    gone = all("slow" not in p for p in present)
     stop.set()
     await asyncio.gather(*pushing)
     sent = sum(last_id)
@@ -105,7 +119,7 @@ async def scenario(server: Server) -> dict[str, Any]:
                 await asyncio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"cookies {last_cookie}, sent {last_id}, errors {errors}") from None
-    # The slow client, reading at last, gets what was buffered and then the 4008 close.
+    # The slow client, reading at last, gets what was buffered and then how it ended.
     read = 0
     try:
         async with asyncio.timeout(30):
@@ -120,6 +134,7 @@ async def scenario(server: Server) -> dict[str, Any]:
     await asyncio.gather(*followers, return_exceptions=True)
     return {
         "logged": SLOW_LINE in log.read_text(),
+        "gone": gone,
         "others_cut": log.read_text().count("too slow") - 1,
         "sent": sent,
         "cookies": list(last_cookie),
@@ -137,4 +152,23 @@ def test_a_client_that_stops_reading_is_disconnected_and_others_are_served(
     assert 0 == out["others_cut"]
     assert (4008, "too slow") == out["close"]
     assert 0 < out["read"] < out["sent"]  # it got what was buffered, not every patch
+    assert all(cookie >= out["expected"] for cookie in out["cookies"])
+
+
+STALL_SECONDS = 2
+
+
+@pytest.mark.parametrize(
+    "server", [{"CVSESSION_STALLED_CONNECTION_SECONDS": str(STALL_SECONDS)}], indirect=True
+)
+def test_a_client_that_never_reads_again_is_dropped_by_the_kernel(server: Server) -> None:
+    """A client that keeps its window shut would otherwise keep its connection as long as it
+    answers window probes (even once cut off, the 4008 close frame waits behind the unread
+    data). Past CVSESSION_STALLED_CONNECTION_SECONDS of unacknowledged data the server's kernel
+    drops it (TCP_USER_TIMEOUT): the server leaves it (the others' presence says so) and the
+    client, reading again, finds the connection gone without a close frame."""
+    out = asyncio.run(scenario(server, until="gone"))
+    assert out["gone"], "the others were never told that the slow client left"
+    assert 1006 == out["close"][0]  # no close frame: the server's socket was dropped
+    assert not out["logged"]  # dropped before its queue of 1,000 messages filled
     assert all(cookie >= out["expected"] for cookie in out["cookies"])
