@@ -4,6 +4,7 @@ import-legacy."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import sys
@@ -82,7 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     sock = config.bind_socket()
     _drop_stalled_connections(sock, settings.stalled_connection_seconds)
-    server.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
+        server.run(sockets=[sock])
     return 0 if server.started else 1
 
 
