@@ -129,12 +129,7 @@ class ShareService:
             self.sessions.owned(txn, user_id, session_id)
             now = self.clock()
             link = txn.get_share_link(link_id) if LINK_ID.fullmatch(link_id) else None
-            if (
-                link is None
-                or link.session_id != session_id
-                or link.revoked_at is not None
-                or (link.expires_at is not None and link.expires_at <= now)
-            ):
+            if link is None or link.session_id != session_id or not link.active_at(now):
                 raise NotFound("no such share link", link_id=link_id[:80])
             txn.revoke_share_link(link_id, now)
 

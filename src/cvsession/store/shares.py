@@ -35,6 +35,10 @@ class ShareLinkRow:
     views: int = 0
     expires_at: datetime | None = None  # None: until revoked (or its session expires)
 
+    def active_at(self, now: datetime) -> bool:
+        """Unrevoked and not past its expiry at `now` (the rule `_ACTIVE` states in SQL)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
 
 def migration_sql(dialect: str) -> tuple[str, ...]:
     """DDL of the share link table (migration 9)."""
